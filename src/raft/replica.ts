@@ -1,0 +1,607 @@
+import { randomInt } from 'node:crypto';
+import { pack, unpack } from 'msgpackr';
+import { decodeConfChange } from './codec.ts';
+import { LogStore } from './log-store.ts';
+import { DEFAULT_CONFIG, Raft } from './raft.ts';
+import { GrpcTransport } from './transport.ts';
+import {
+  NONE,
+  ProposalRefused,
+  type Config,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type NodeId,
+  type Ready,
+  type Role,
+} from './types.ts';
+
+/** The application the log drives. Entries arrive in index order, each exactly once per run. */
+export interface StateMachine {
+  /** Apply committed entries (normal entries with data; no-ops and conf entries are filtered out). */
+  apply(entries: Entry[]): void | Promise<void>;
+  /** A snapshot of everything applied so far. */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** Replace the state with a snapshot taken at `index`. */
+  restore(data: Uint8Array, index: number): void | Promise<void>;
+}
+
+/** Time as the driver sees it: injectable so tests and simulations control it. */
+export interface Clock {
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export type ReplicaErrorCode =
+  | 'notLeader'
+  | 'dropped'
+  | 'tooLarge'
+  | 'shuttingDown'
+  | 'timeout'
+  | 'busy'
+  | 'invalid';
+
+/**
+ * Why a request did not complete. `leader`/`leaderAddr` hint where to retry; `temporary`
+ * says whether retrying (elsewhere or later) can succeed.
+ */
+export class ReplicaError extends Error {
+  override name = 'ReplicaError';
+  constructor(
+    readonly code: ReplicaErrorCode,
+    message: string,
+    readonly leader: NodeId = NONE,
+    readonly leaderAddr = '',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  get temporary(): boolean {
+    return this.code !== 'tooLarge' && this.code !== 'invalid';
+  }
+}
+
+export interface ReplicaOptions {
+  id: NodeId;
+  clusterId: string;
+  dataDir: string;
+  /** Address to listen on for peers ("127.0.0.1:7001"). */
+  listen: string;
+  /** Every known member's peer address, this replica's included. */
+  peers: Map<NodeId, string>;
+  /** Voters of a brand-new cluster. Empty when joining an existing cluster. */
+  bootstrap: NodeId[];
+  stateMachine?: StateMachine;
+  /** Milliseconds per Raft tick (default 20). */
+  tickMs?: number;
+  raft?: Partial<Omit<Config, 'id' | 'random' | 'applied' | 'logger'>>;
+  /** Take a snapshot and compact after this many applied entries (default 10,000). */
+  snapshotEntries?: number;
+  /** Entries kept behind a snapshot so slightly lagging followers avoid a snapshot (default 5,000). */
+  keepEntries?: number;
+  /** Largest proposal accepted, in bytes (default 1.5 MiB). */
+  maxProposalBytes?: number;
+  clock?: Clock;
+  random?: (n: number) => number;
+  logger?: { debug(s: string): void; info(s: string): void; warn(s: string): void; error(s: string): void };
+  /** Test hook for chaos: delay added to every synced write. */
+  fsyncDelayMs?: number;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve(index: number): void;
+  reject(e: Error): void;
+}
+
+interface PendingRead {
+  index: number;
+  resolve(index: number): void;
+  reject(e: Error): void;
+  timer: unknown;
+}
+
+export interface ReplicaStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  leader: NodeId;
+  leaderAddr: string;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  conf: ConfState;
+  members: { id: NodeId; addr: string; voter: boolean; match: number; lag: number; state: string; active: boolean }[];
+  transferee: NodeId;
+}
+
+const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A Raft replica: joins the pure core with LevelDB storage, the gRPC transport and a real
+ * (injectable) clock. One loop turns Readys into durable writes, messages and applies;
+ * everything that arrives while a write is in progress joins the next write (group commit).
+ */
+export class Replica {
+  readonly id: NodeId;
+  private readonly opts: ReplicaOptions;
+  private readonly clock: Clock;
+  private readonly log: NonNullable<ReplicaOptions['logger']>;
+  private raft!: Raft;
+  private store!: LogStore;
+  private transport!: GrpcTransport;
+  private readonly members = new Map<NodeId, string>();
+  private tickHandle: unknown;
+  private loopRunning = false;
+  private loopScheduled = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly readsWaitingApply: PendingRead[] = [];
+  private readonly waiters: { pred: () => boolean; resolve(): void }[] = [];
+  private readSeq = 0;
+  private lastSnapshotIndex = 0;
+  private port = 0;
+  private fatal: Error | undefined;
+
+  private constructor(opts: ReplicaOptions) {
+    this.id = opts.id;
+    this.opts = opts;
+    this.clock = opts.clock ?? realClock;
+    this.log = opts.logger ?? nullLogger;
+  }
+
+  static async start(opts: ReplicaOptions): Promise<Replica> {
+    const r = new Replica(opts);
+    await r.init();
+    return r;
+  }
+
+  private async init(): Promise<void> {
+    const o = this.opts;
+    this.store = await LogStore.open(o.dataDir, { fsyncDelayMs: o.fsyncDelayMs ?? 0, logger: this.log });
+    const savedMembers = await this.store.getMeta('members');
+    for (const [id, addr] of o.peers) this.members.set(id, addr);
+    if (savedMembers) {
+      for (const [id, addr] of unpack(savedMembers) as [NodeId, string][]) this.members.set(id, addr);
+    }
+    if (this.store.fresh && o.bootstrap.length > 0) {
+      await this.store.save({ entries: [], conf: { voters: [...o.bootstrap].sort((a, b) => a - b), learners: [] } }, true);
+    }
+    // The state machine restarts from the last snapshot; later entries are applied again.
+    const snap = this.store.memory.snapshot();
+    if (snap.meta.index > 0) await o.stateMachine?.restore(snap.data, snap.meta.index);
+    this.lastSnapshotIndex = snap.meta.index;
+    const random = o.random ?? ((n: number) => randomInt(n));
+    const cfg: Config = {
+      ...DEFAULT_CONFIG,
+      ...o.raft,
+      id: o.id,
+      applied: snap.meta.index,
+      random,
+      logger: { debug: (s) => this.log.debug(s), info: (s) => this.log.info(s), warn: (s) => this.log.warn(s) },
+    };
+    this.raft = new Raft(cfg, this.store.memory);
+    this.transport = new GrpcTransport({
+      id: o.id,
+      clusterId: o.clusterId,
+      listen: o.listen,
+      peers: new Map([...this.members].filter(([id]) => id !== o.id)),
+      onMessages: (msgs) => this.onMessages(msgs),
+      onUnreachable: (id) => {
+        this.raft.reportUnreachable(id);
+        this.schedule();
+      },
+      onSnapshotStatus: (id, ok) => {
+        this.raft.reportSnapshot(id, ok);
+        this.schedule();
+      },
+      logger: this.log,
+    });
+    this.port = await this.transport.start();
+    this.tickHandle = this.clock.setInterval(() => {
+      this.raft.tick();
+      this.schedule();
+    }, o.tickMs ?? 20);
+    this.schedule();
+  }
+
+  /** The port the peer transport listens on (useful with port 0). */
+  get peerPort(): number {
+    return this.port;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Requests
+
+  /** Replicate `data`; resolves with its index once it is committed and applied here. */
+  propose(data: Uint8Array): Promise<number> {
+    this.checkOpen();
+    const max = this.opts.maxProposalBytes ?? 1.5 * 1024 * 1024;
+    if (data.length > max) {
+      return Promise.reject(new ReplicaError('tooLarge', `proposal of ${data.length} bytes exceeds the limit of ${max}`));
+    }
+    let index: number;
+    try {
+      index = this.raft.propose(data);
+    } catch (e) {
+      return Promise.reject(this.refusal(e));
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => this.track(index, resolve, reject));
+  }
+
+  /** Remember a proposal; an older one at the same index was overwritten and is dropped. */
+  private track(index: number, resolve: (i: number) => void, reject: (e: Error) => void): void {
+    const old = this.proposals.get(index);
+    if (old) old.reject(new ReplicaError('dropped', `proposal at ${index} was overwritten`, this.raft.lead, this.addrOf(this.raft.lead)));
+    this.proposals.set(index, { term: this.raft.term, resolve, reject });
+  }
+
+  /**
+   * A linearizable read point (ReadIndex, thesis §6.4): resolves with an index once this
+   * replica has applied at least that far; a read served afterwards sees every write that
+   * completed before the call.
+   */
+  readIndex(timeoutMs = 5000): Promise<number> {
+    this.checkOpen();
+    const ctx = Buffer.alloc(12);
+    ctx.writeUInt32BE(this.id, 0);
+    ctx.writeDoubleBE(++this.readSeq, 4);
+    const key = ctx.toString('latin1');
+    try {
+      this.raft.readIndex(new Uint8Array(ctx));
+    } catch (e) {
+      return Promise.reject(this.refusal(e));
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.reads.delete(key);
+        const i = this.readsWaitingApply.indexOf(pr);
+        if (i >= 0) this.readsWaitingApply.splice(i, 1);
+        reject(new ReplicaError('timeout', `read index timed out after ${timeoutMs} ms`, this.raft.lead, this.addrOf(this.raft.lead)));
+      }, timeoutMs);
+      const pr: PendingRead = { index: 0, resolve, reject, timer };
+      this.reads.set(key, pr);
+    });
+  }
+
+  /** Hand leadership to `to`; resolves once `to` is the leader we know of. */
+  async transferLeader(to: NodeId, timeoutMs = 3000): Promise<void> {
+    this.checkOpen();
+    try {
+      this.raft.transferLeader(to);
+    } catch (e) {
+      throw this.refusal(e);
+    }
+    this.schedule();
+    await this.waitFor(() => this.raft.lead === to, timeoutMs, `leadership transfer to ${to}`);
+  }
+
+  /**
+   * Add a voter the safe way (thesis §4.2.1): first as a learner, which catches up,
+   * then promoted. Resolves when the promotion is applied here.
+   */
+  async addVoter(id: NodeId, addr: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = this.clock.now() + timeoutMs;
+    if (!this.raft.voters.has(id) && !this.raft.learners.has(id)) await this.addLearner(id, addr);
+    // Catch-up: the learner's match must reach what was the last index when it was added.
+    const target = this.raft.log.lastIndex();
+    await this.waitFor(
+      () => (this.raft.prs.get(id)?.match ?? 0) >= target || this.raft.role !== 'leader',
+      Math.max(0, deadline - this.clock.now()),
+      `learner ${id} to catch up`,
+    );
+    await this.confChange({ type: 'addVoter', nodeId: id, context: Buffer.from(addr) });
+  }
+
+  addLearner(id: NodeId, addr: string): Promise<void> {
+    return this.confChange({ type: 'addLearner', nodeId: id, context: Buffer.from(addr) });
+  }
+
+  removeMember(id: NodeId): Promise<void> {
+    return this.confChange({ type: 'removeNode', nodeId: id });
+  }
+
+  private async confChange(cc: ConfChange): Promise<void> {
+    this.checkOpen();
+    let index: number;
+    try {
+      index = this.raft.proposeConfChange(cc);
+    } catch (e) {
+      throw this.refusal(e);
+    }
+    if (cc.context) this.members.set(cc.nodeId, Buffer.from(cc.context).toString());
+    if (cc.type !== 'removeNode' && cc.nodeId !== this.id) this.transport.addPeer(cc.nodeId, this.members.get(cc.nodeId)!);
+    this.schedule();
+    await new Promise<number>((resolve, reject) => this.track(index, resolve, reject));
+  }
+
+  status(): ReplicaStatus {
+    const s = this.raft.status();
+    const byId = new Map(s.progress.map((p) => [p.id, p]));
+    const ids = [...s.conf.voters, ...s.conf.learners];
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      leaderAddr: this.addrOf(s.leader),
+      commit: s.commit,
+      applied: s.applied,
+      lastIndex: s.lastIndex,
+      conf: s.conf,
+      members: ids.map((id) => {
+        const p = byId.get(id);
+        return {
+          id,
+          addr: this.members.get(id) ?? '',
+          voter: s.conf.voters.includes(id),
+          match: p?.match ?? 0,
+          lag: p ? Math.max(0, s.lastIndex - p.match) : 0,
+          state: p?.state ?? '',
+          active: p?.recentActive ?? false,
+        };
+      }),
+      transferee: s.transferee,
+    };
+  }
+
+  isLeader(): boolean {
+    return this.raft.role === 'leader';
+  }
+
+  /** Resolves when `pred()` holds (checked after every loop iteration and tick). */
+  waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = this.clock.setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new ReplicaError('timeout', `timed out waiting for ${what}`, this.raft.lead, this.addrOf(this.raft.lead)));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clock.clearInterval(this.tickHandle);
+    await this.loopDone;
+    const err = new ReplicaError('shuttingDown', 'replica is shutting down');
+    this.failAll(err);
+    await this.transport.stop();
+    await this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The loop
+
+  private onMessages(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) {
+      try {
+        this.raft.step(m);
+      } catch (e) {
+        this.log.error(`dropping message ${m.type} from ${m.from}: ${(e as Error).message}`);
+      }
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.loopScheduled || this.loopRunning || this.stopped) {
+      this.checkWaiters();
+      return;
+    }
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      this.loopDone = this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    if (this.loopRunning || this.stopped) return;
+    this.loopRunning = true;
+    try {
+      while (!this.stopped && this.raft.hasReady()) {
+        await this.handleReady(this.raft.ready());
+        this.raft.advance();
+        await this.maybeSnapshot();
+        this.checkWaiters();
+      }
+    } catch (e) {
+      // A failed disk write leaves us unable to promise durability: stop serving.
+      this.fatal = e as Error;
+      this.log.error(`replica ${this.id} failed: ${(e as Error).stack ?? e}`);
+      this.stopped = true;
+      this.clock.clearInterval(this.tickHandle);
+      this.failAll(new ReplicaError('shuttingDown', `replica failed: ${(e as Error).message}`));
+    } finally {
+      this.loopRunning = false;
+    }
+    this.checkWaiters();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (rd.entries.length > 0 || rd.hardState || rd.snapshot || rd.conf) {
+      await this.store.save(rd, rd.mustSync);
+    }
+    if (rd.persistedMessages.length > 0) this.transport.send(rd.persistedMessages);
+    if (rd.snapshot) {
+      await this.opts.stateMachine?.restore(rd.snapshot.data, rd.snapshot.meta.index);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.syncPeers(rd.snapshot.meta.conf);
+      for (const [index, p] of this.proposals) {
+        if (index <= rd.snapshot.meta.index) {
+          this.proposals.delete(index);
+          p.reject(new ReplicaError('dropped', `proposal at ${index} superseded by a snapshot`, this.raft.lead));
+        }
+      }
+    }
+    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    for (const rs of rd.readStates) {
+      const key = Buffer.from(rs.ctx).toString('latin1');
+      const pr = this.reads.get(key);
+      if (!pr) continue;
+      this.reads.delete(key);
+      pr.index = rs.index;
+      this.readsWaitingApply.push(pr);
+    }
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    if (rd.conf) await this.persistMembers();
+  }
+
+  private async applyEntries(ents: Entry[]): Promise<void> {
+    const sm = this.opts.stateMachine;
+    const data: Entry[] = [];
+    for (const e of ents) {
+      if (e.type === 'conf') this.onConfEntry(e);
+      else if (e.data.length > 0) data.push(e);
+    }
+    if (sm && data.length > 0) await sm.apply(data);
+    const applied = ents[ents.length - 1]!.index;
+    for (const e of ents) {
+      const p = this.proposals.get(e.index);
+      if (!p) continue;
+      this.proposals.delete(e.index);
+      if (p.term === e.term) p.resolve(e.index);
+      else p.reject(new ReplicaError('dropped', `proposal at ${e.index} was overwritten by term ${e.term}`, this.raft.lead, this.addrOf(this.raft.lead)));
+    }
+    // Reads are released as soon as the log is applied past their read index.
+    for (let i = this.readsWaitingApply.length - 1; i >= 0; i--) {
+      const r = this.readsWaitingApply[i]!;
+      if (r.index <= applied) {
+        this.readsWaitingApply.splice(i, 1);
+        this.clock.clearTimeout(r.timer);
+        r.resolve(r.index);
+      }
+    }
+  }
+
+  private onConfEntry(e: Entry): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch {
+      return;
+    }
+    if (cc.type === 'removeNode') {
+      if (cc.nodeId !== this.id) this.transport.removePeer(cc.nodeId);
+      this.members.delete(cc.nodeId);
+      return;
+    }
+    if (cc.context && cc.context.length > 0) {
+      const addr = Buffer.from(cc.context).toString();
+      this.members.set(cc.nodeId, addr);
+      if (cc.nodeId !== this.id) this.transport.addPeer(cc.nodeId, addr);
+    }
+  }
+
+  private syncPeers(conf: ConfState): void {
+    const keep = new Set([...conf.voters, ...conf.learners]);
+    for (const id of [...this.members.keys()]) {
+      if (!keep.has(id) && id !== this.id) {
+        this.transport.removePeer(id);
+        this.members.delete(id);
+      }
+    }
+  }
+
+  private async persistMembers(): Promise<void> {
+    await this.store.putMeta('members', pack([...this.members]));
+  }
+
+  private onSoftState(role: Role, leader: NodeId): void {
+    if (role !== 'leader') {
+      // Read requests queued at a deposed leader are lost with its leadership.
+      const err = new ReplicaError('dropped', 'leadership changed while the read was pending', leader, this.addrOf(leader));
+      for (const [key, r] of this.reads) {
+        this.reads.delete(key);
+        this.clock.clearTimeout(r.timer);
+        r.reject(err);
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.opts.snapshotEntries ?? 10_000;
+    const applied = this.raft.log.applied;
+    if (applied - this.lastSnapshotIndex < every) return;
+    const sm = this.opts.stateMachine;
+    const data = sm ? await sm.snapshot() : new Uint8Array();
+    await this.store.snapshotAndCompact(applied, this.raft.confState(), data, this.opts.keepEntries ?? 5000);
+    this.lastSnapshotIndex = applied;
+  }
+
+  private checkWaiters(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.pred()) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.proposals.values()) p.reject(err);
+    this.proposals.clear();
+    for (const r of [...this.reads.values(), ...this.readsWaitingApply]) {
+      this.clock.clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.reads.clear();
+    this.readsWaitingApply.length = 0;
+  }
+
+  private checkOpen(): void {
+    if (this.stopped) {
+      throw new ReplicaError('shuttingDown', this.fatal ? `replica failed: ${this.fatal.message}` : 'replica is stopped');
+    }
+  }
+
+  private addrOf(id: NodeId): string {
+    return id === NONE ? '' : (this.members.get(id) ?? '');
+  }
+
+  private refusal(e: unknown): Error {
+    if (!(e instanceof ProposalRefused)) return e as Error;
+    const leader = e.leader;
+    switch (e.reason) {
+      case 'notLeader':
+      case 'removed':
+        return new ReplicaError('notLeader', leader === NONE ? 'no leader is known' : `not the leader; the leader is ${leader}`, leader, this.addrOf(leader), { cause: e });
+      case 'transferring':
+      case 'uncommittedLimit':
+      case 'confChangePending':
+        return new ReplicaError('busy', e.message, leader, this.addrOf(leader), { cause: e });
+      case 'invalid':
+        return new ReplicaError('invalid', e.message, leader, this.addrOf(leader), { cause: e });
+    }
+  }
+}
