@@ -443,7 +443,14 @@ export class LogStore {
   }
 
   private async write(ops: BatchOp[], sync: boolean): Promise<void> {
-    await this.db.batch(ops, { sync });
+    // A chained batch costs about a third of an array batch per operation in
+    // abstract-level (no per-op validation pass): this is the hot path of every Ready.
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    await batch.write({ sync });
     if (sync && this.fsyncDelayMs > 0) await sleep(this.fsyncDelayMs);
   }
 

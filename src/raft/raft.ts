@@ -162,7 +162,27 @@ export class Raft {
 
   /** Append a normal entry. Returns its index; throws ProposalRefused. */
   propose(data: Uint8Array): number {
-    return this.proposeEntry({ type: 'normal', data, term: 0, index: 0 });
+    return this.proposeEntries([{ type: 'normal', data, term: 0, index: 0 }]);
+  }
+
+  /**
+   * Append several normal entries at once (one AppMsg per follower instead of one per
+   * entry). Returns the index of the first; they are consecutive. All or none.
+   */
+  proposeBatch(datas: Uint8Array[]): number {
+    if (datas.length === 0) throw new ProposalRefused('invalid', this.lead, 'empty batch');
+    return this.proposeEntries(datas.map((data) => ({ type: 'normal' as const, data, term: 0, index: 0 }))) - datas.length + 1;
+  }
+
+  /**
+   * Messages that may leave before the write in progress completes: a leader's
+   * replication traffic (see {@link send}). The driver may drain them between ready()
+   * and advance() so that entries proposed during a disk write are not held back by it.
+   */
+  takeMessages(): Message[] {
+    const m = this.msgs;
+    this.msgs = [];
+    return m;
   }
 
   /** Propose a single-server membership change (thesis §4.1). */
@@ -555,12 +575,16 @@ export class Raft {
   // Replication (leader side)
 
   private proposeEntry(e: Entry): number {
+    return this.proposeEntries([e]);
+  }
+
+  private proposeEntries(ents: Entry[]): number {
     if (this.role !== 'leader') throw new ProposalRefused('notLeader', this.lead);
     if (!this.prs.has(this.id)) throw new ProposalRefused('removed', NONE);
     if (this.leadTransferee !== NONE) {
       throw new ProposalRefused('transferring', this.lead, `to ${this.leadTransferee}`);
     }
-    this.appendEntries([e]);
+    this.appendEntries(ents);
     this.bcastAppend();
     return this.log.lastIndex();
   }

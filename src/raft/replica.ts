@@ -149,6 +149,7 @@ export class Replica {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposals = new Map<number, PendingProposal>();
+  private proposeQueue: { data: Uint8Array; resolve(i: number): void; reject(e: Error): void }[] = [];
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
   private readonly waiters: { pred: () => boolean; resolve(): void }[] = [];
@@ -234,14 +235,38 @@ export class Replica {
     if (data.length > max) {
       return Promise.reject(new ReplicaError('tooLarge', `proposal of ${data.length} bytes exceeds the limit of ${max}`));
     }
-    let index: number;
-    try {
-      index = this.raft.propose(data);
-    } catch (e) {
-      return Promise.reject(this.refusal(e));
+    if (this.raft.role !== 'leader') {
+      return Promise.reject(this.refusal(new ProposalRefused('notLeader', this.raft.lead)));
     }
+    // Proposals made in the same turn of the event loop go into the log together: one
+    // append, one AppMsg per follower.
+    return new Promise((resolve, reject) => {
+      this.proposeQueue.push({ data, resolve, reject });
+      if (this.proposeQueue.length === 1) queueMicrotask(() => this.flushProposals());
+    });
+  }
+
+  private flushProposals(): void {
+    const batch = this.proposeQueue;
+    this.proposeQueue = [];
+    if (batch.length === 0) return;
+    if (this.stopped) {
+      for (const p of batch) p.reject(new ReplicaError('shuttingDown', 'replica is stopped'));
+      return;
+    }
+    let first: number;
+    try {
+      first = this.raft.proposeBatch(batch.map((p) => p.data));
+    } catch (e) {
+      const err = this.refusal(e);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) this.track(first + i, batch[i]!.resolve, batch[i]!.reject);
+    // Replicate at once; the leader's own write follows in the loop (thesis §10.2.1).
+    const out = this.raft.takeMessages();
+    if (out.length > 0) this.transport.send(out);
     this.schedule();
-    return new Promise((resolve, reject) => this.track(index, resolve, reject));
   }
 
   /** Remember a proposal; an older one at the same index was overwritten and is dropped. */
@@ -412,6 +437,11 @@ export class Replica {
   }
 
   private schedule(): void {
+    if (this.loopRunning && !this.stopped) {
+      // A write is in progress: the leader's replication traffic need not wait for it.
+      const early = this.raft.takeMessages();
+      if (early.length > 0) this.transport.send(early);
+    }
     if (this.loopScheduled || this.loopRunning || this.stopped) {
       this.checkWaiters();
       return;
@@ -448,10 +478,24 @@ export class Replica {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.messages.length > 0) this.transport.send(rd.messages);
-    if (rd.entries.length > 0 || rd.hardState || rd.snapshot || rd.conf) {
+    // Committed entries already durable here can be applied while this Ready is being
+    // written (a committed entry is never overwritten); the rest wait for the write.
+    let committed = rd.committedEntries;
+    let early: Promise<void> | undefined;
+    const durable = this.store.memory.lastIndex();
+    if (committed.length > 0 && committed[0]!.index <= durable) {
+      const n = Math.min(committed.length, durable - committed[0]!.index + 1);
+      early = this.applyEntries(committed.slice(0, n));
+      committed = committed.slice(n);
+    }
+    // A Ready that only moves the commit index needs no write: commit is recovered from
+    // the leader after a restart, and the next write carries it anyway. This keeps a disk
+    // write off the path between "committed" and "applied".
+    if (rd.entries.length > 0 || rd.snapshot || rd.conf || rd.mustSync) {
       await this.store.save(rd, rd.mustSync);
     }
     if (rd.persistedMessages.length > 0) this.transport.send(rd.persistedMessages);
+    if (early) await early;
     if (rd.snapshot) {
       await this.opts.stateMachine?.restore(rd.snapshot.data, rd.snapshot.meta.index);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
@@ -463,7 +507,7 @@ export class Replica {
         }
       }
     }
-    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if (committed.length > 0) await this.applyEntries(committed);
     for (const rs of rd.readStates) {
       const key = Buffer.from(rs.ctx).toString('latin1');
       const pr = this.reads.get(key);
@@ -569,6 +613,8 @@ export class Replica {
   }
 
   private failAll(err: Error): void {
+    for (const p of this.proposeQueue) p.reject(err);
+    this.proposeQueue = [];
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
     for (const r of [...this.reads.values(), ...this.readsWaitingApply]) {

@@ -375,7 +375,7 @@ export class GrpcTransport implements Transport {
     this.closeConnections(p);
     p.addr = addr;
     p.backoffMs = BACKOFF_INITIAL_MS;
-    this.pump(p);
+    this.safePump(p);
   }
 
   /** Forget a peer: drop its queue, close its streams; batches from it are refused from now on. */
@@ -463,6 +463,7 @@ export class GrpcTransport implements Transport {
     if (p.call === null) {
       if (p.retryTimer !== null) return; // backing off; the timer will come back here
       this.open(p);
+      if (p.call === null) return;
     }
     const call = p.call!;
     while (p.writable && p.queue.length > 0) {
@@ -502,8 +503,26 @@ export class GrpcTransport implements Transport {
     return [];
   }
 
+  /** pump() for timer and event callbacks, where an exception would crash the process. */
+  private safePump(p: Peer): void {
+    try {
+      this.pump(p);
+    } catch (err) {
+      this.logger.warn(`raft transport: writing to peer ${p.id} failed: ${errorText(err)}`);
+    }
+  }
+
   private open(p: Peer): void {
-    p.client ??= new grpc.Client(p.addr, this.clientCredentials, this.channelOptions);
+    try {
+      p.client ??= new grpc.Client(p.addr, this.clientCredentials, this.channelOptions);
+    } catch (err) {
+      // E.g. an address gRPC cannot parse: fail like a stream that broke, and retry later.
+      this.logger.warn(`raft transport: cannot dial peer ${p.id} at ${p.addr}: ${errorText(err)}`);
+      p.gen++;
+      p.call = null;
+      this.onStreamEnd(p, p.gen, null, true);
+      return;
+    }
     const gen = ++p.gen;
     const call = p.client.makeClientStreamRequest<WireBatch, object>(
       streamMethod.path,
@@ -525,7 +544,7 @@ export class GrpcTransport implements Transport {
     call.on('drain', () => {
       if (p.gen !== gen || p.call !== call) return;
       p.writable = true;
-      this.pump(p);
+      this.safePump(p);
     });
     p.call = call;
     p.writable = true;
@@ -533,8 +552,8 @@ export class GrpcTransport implements Transport {
     p.openedAt = Date.now();
   }
 
-  private onStreamEnd(p: Peer, gen: number, err: grpc.ServiceError | null): void {
-    if (p.gen !== gen || p.call === null) return; // abandoned on purpose
+  private onStreamEnd(p: Peer, gen: number, err: grpc.ServiceError | null, dialFailed = false): void {
+    if (p.gen !== gen || (p.call === null && !dialFailed)) return; // abandoned on purpose
     p.call = null;
     p.writable = false;
     if (this.stopped || this.peers.get(p.id) !== p) return;
@@ -550,7 +569,7 @@ export class GrpcTransport implements Transport {
     p.backoffMs = Math.min(p.backoffMs * 2, BACKOFF_MAX_MS);
     p.retryTimer = setTimeout(() => {
       p.retryTimer = null;
-      if (this.peers.get(p.id) === p) this.pump(p); // opens only if something is queued
+      if (this.peers.get(p.id) === p) this.safePump(p); // opens only if something is queued
     }, delay);
   }
 
@@ -597,12 +616,16 @@ export class GrpcTransport implements Transport {
       this.reportSnapshotStatus(p.id, false);
       return;
     }
-    const s: SnapshotSend = {
+    let client: grpc.Client;
+    try {
       // A connection of its own: megabytes of chunks must not queue in front of heartbeats.
-      client: new grpc.Client(p.addr, this.clientCredentials, this.channelOptions),
-      call: null,
-      cancelled: false,
-    };
+      client = new grpc.Client(p.addr, this.clientCredentials, this.channelOptions);
+    } catch (err) {
+      this.logger.warn(`raft transport: cannot dial peer ${p.id} at ${p.addr}: ${errorText(err)}`);
+      this.reportSnapshotStatus(p.id, false);
+      return;
+    }
+    const s: SnapshotSend = { client, call: null, cancelled: false };
     p.snapshot = s;
     this.logger.info(
       `raft transport: sending snapshot at index ${m.snapshot.meta.index} ` +
@@ -755,7 +778,7 @@ export class GrpcTransport implements Transport {
       } catch (err) {
         const rej = err instanceof Rejection ? err : new Rejection(grpc.status.INTERNAL, errorText(err));
         this.warnLimited(
-          `in:${call.getPeer()}:${rej.message.slice(0, 40)}`,
+          `in:${String(b?.from)}:${rej.message.slice(0, 24)}`,
           `raft transport: rejecting stream from ${call.getPeer()} (claims node ${String(b?.from)}): ${rej.message}`,
         );
         finish(rej);
@@ -782,7 +805,7 @@ export class GrpcTransport implements Transport {
         return;
       }
       this.warnLimited(
-        `snap:${call.getPeer()}:${rej.message.slice(0, 40)}`,
+        `snap:${peer}:${rej.message.slice(0, 24)}`,
         `raft transport: rejecting snapshot from ${call.getPeer()} (node ${peer || '?'}): ${rej.message}`,
       );
       cb({ code: rej.code, details: rej.message });
