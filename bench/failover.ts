@@ -43,8 +43,9 @@ async function timeToCommit(victim: number, t0: number): Promise<number> {
   for (;;) {
     for (const id of survivors) {
       try {
-        await cluster.call(id, 'propose', { value: `probe${++seq}` });
-        acknowledged.add(`probe${seq}`);
+        const value = `probe${++seq}`;
+        await cluster.call(id, 'propose', { value });
+        acknowledged.add(value);
         return performance.now() - t0;
       } catch (e) {
         if (!(e instanceof ReplicaCallError)) throw e;
@@ -61,6 +62,19 @@ async function caughtUp(): Promise<void> {
       const statuses = await Promise.all([...cluster.procs.keys()].map((id) => cluster.call<{ applied: number; commit: number }>(id, 'status').catch(() => undefined)));
       const ls = statuses[l - 1];
       if (ls && statuses.every((s) => s && s.applied >= ls.commit - 50)) return;
+    }
+    await sleep(20);
+  }
+}
+
+/** Wait until every replica has applied exactly what the leader has committed. */
+async function converged(): Promise<void> {
+  for (;;) {
+    const l = cluster.leader();
+    if (l !== 0) {
+      const statuses = await Promise.all([...cluster.procs.keys()].map((id) => cluster.call<{ applied: number; commit: number }>(id, 'status').catch(() => undefined)));
+      const ls = statuses[l - 1];
+      if (ls && statuses.every((s) => s && s.applied === ls.commit)) return;
     }
     await sleep(20);
   }
@@ -84,14 +98,15 @@ try {
   }
   writing = false;
   await w;
-  await caughtUp();
-  await sleep(500);
+  await converged();
   // Every acknowledged write must be on every replica.
   let lost = 0;
   for (const id of cluster.procs.keys()) {
     const { values } = await cluster.call<{ values: string[] }>(id, 'applied');
     const have = new Set(values);
-    for (const v of acknowledged) if (!have.has(v)) lost++;
+    const missing = [...acknowledged].filter((v) => !have.has(v));
+    if (missing.length > 0) log(`replica ${id} is missing ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 5).join(' ')}`);
+    lost += missing.length;
     if (have.size !== values.length) throw new Error(`replica ${id} applied a value twice`);
   }
   await cluster.stopAll();

@@ -7,7 +7,7 @@ import {
   encodeMessages,
   MalformedMessageError,
 } from '../src/raft/codec.ts';
-import type { ConfChange, Message } from '../src/raft/types.ts';
+import { MESSAGE_TYPES, type ConfChange, type Message } from '../src/raft/types.ts';
 
 const raw = new Packr({ useRecords: false });
 const bytes = (...xs: number[]): Uint8Array => new Uint8Array(xs);
@@ -41,6 +41,7 @@ function sampleMessages(from: number, to: number): Message[] {
     { type: 'timeoutNow', from, to, term: 8 },
     { type: 'readIndex', from, to, term: 0, ctx: bytes(42) },
     { type: 'readIndexResp', from, to, term: 8, index: 103, ctx: bytes(42) },
+    { type: 'prop', from, to, term: 8, data: [bytes(1), new Uint8Array(0), bytes(7, 7, 7)] },
   ];
 }
 
@@ -53,7 +54,7 @@ test('every message type round-trips exactly', (t) => {
   const decoded = decodeMessages(encodeMessages(msgs));
   t.deepEqual(decoded, msgs);
   const types = new Set(decoded.map((m) => m.type));
-  t.is(types.size, 12);
+  t.is(types.size, MESSAGE_TYPES.length);
 });
 
 test('an empty batch round-trips', (t) => {
@@ -115,7 +116,8 @@ const invalid: Array<[string, Uint8Array, string]> = [
   ['not an array', raw.pack({ type: 'vote' }), 'payload: expected an array'],
   ['unknown version', raw.pack([2]), 'payload.version: unsupported format version 2'],
   ['message not an array', wire([9, 1, 2, 3], 'x'), 'messages[1]: expected an array'],
-  ['unknown type code', wire([12, 1, 2, 3]), 'messages[0].type: unknown message type 12'],
+  ['unknown type code', wire([13, 1, 2, 3]), 'messages[0].type: unknown message type 13'],
+  ['prop data not bytes', wire([12, 1, 2, 3, [new Uint8Array(1), 'x']]), 'messages[0].data[1]: expected bytes'],
   ['type as a string', wire(['vote', 1, 2, 3, 0, 0, false]), 'messages[0].type: unknown message type "vote"'],
   ['too few fields', wire([9, 1, 2]), "messages[0]: expected 4 fields for 'timeoutNow', got 3"],
   ['too many fields', wire([2, 1, 2, 3, false, 1]), "messages[0]: expected 5 fields for 'voteResp', got 6"],

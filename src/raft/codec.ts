@@ -58,13 +58,14 @@ const T_SNAP = 8;
 const T_TIMEOUT_NOW = 9;
 const T_READ_INDEX = 10;
 const T_READ_INDEX_RESP = 11;
+const T_PROP = 12;
 
 const CODE_TO_TYPE: readonly MessageType[] = [
   'vote', 'preVote', 'voteResp', 'preVoteResp', 'app', 'appResp', 'heartbeat',
-  'heartbeatResp', 'snap', 'timeoutNow', 'readIndex', 'readIndexResp',
+  'heartbeatResp', 'snap', 'timeoutNow', 'readIndex', 'readIndexResp', 'prop',
 ];
 /** Tuple length per type code (type, from, to, term + the type's own fields). */
-const TUPLE_LENGTH: readonly number[] = [7, 7, 5, 5, 8, 8, 6, 5, 9, 4, 5, 6];
+const TUPLE_LENGTH: readonly number[] = [7, 7, 5, 5, 8, 8, 6, 5, 9, 4, 5, 6, 5];
 
 const E_NORMAL = 0;
 const E_CONF = 1;
@@ -119,6 +120,8 @@ function encodeOne(m: Message, i: number): unknown[] {
       return [T_READ_INDEX, m.from, m.to, m.term, bytesOrEmpty(m.ctx)];
     case 'readIndexResp':
       return [T_READ_INDEX_RESP, m.from, m.to, m.term, m.index, bytesOrEmpty(m.ctx)];
+    case 'prop':
+      return [T_PROP, m.from, m.to, m.term, m.data];
     default:
       throw new MalformedMessageError(
         `messages[${i}].type`,
@@ -266,6 +269,12 @@ function decodeOne(t: unknown, i: number): Message {
       return { type: 'readIndex', from, to, term, ctx: bytes(t[4], i, 'ctx') };
     case T_READ_INDEX_RESP:
       return { type: 'readIndexResp', from, to, term, index: uint(t[4], i, 'index'), ctx: bytes(t[5], i, 'ctx') };
+    case T_PROP: {
+      const list = t[4];
+      if (!Array.isArray(list)) return fail(at(i, 'data'), 'expected an array of bytes');
+      for (let j = 0; j < list.length; j++) bytes(list[j], i, `data[${j}]`);
+      return { type: 'prop', from, to, term, data: list as Uint8Array[] };
+    }
     default:
       return fail(at(i, 'type'), `unknown message type ${String(code)}`);
   }

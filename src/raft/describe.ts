@@ -19,7 +19,7 @@ export function describeBytes(b: Uint8Array): string {
       break;
     }
   }
-  if (printable) return JSON.stringify(String.fromCharCode(...b));
+  if (printable) return JSON.stringify(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1'));
   const hex = Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, 16)).toString('hex');
   return `0x${hex}${b.byteLength > 16 ? `…(${b.byteLength} bytes)` : ''}`;
 }
@@ -46,6 +46,8 @@ export function describeSnapshot(s: Snapshot): string {
 export function describeMessage(m: Message): string {
   const head = `${m.from}->${m.to} ${m.type} term=${m.term}`;
   switch (m.type) {
+    case 'prop':
+      return `${head} n=${m.data.length}`;
     case 'vote':
     case 'preVote':
       return `${head} lastIndex=${m.lastIndex} lastTerm=${m.lastTerm}${m.transfer ? ' transfer' : ''}`;

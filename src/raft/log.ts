@@ -122,7 +122,13 @@ export class RaftLog {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     this.unstable = new Unstable(last + 1);
-    this.committed = storage.initialState().hardState.commit;
+    // Fix (found by the simulation's lazy-commit driver; directed test and regression
+    // seeds in test/raft-sim.test.ts): a snapshot only ever holds committed entries, but a
+    // driver that does not write Readies that only move the commit index (as
+    // src/raft/replica.ts does) can restart with a durable commit below its own
+    // snapshot. The applied index was then clamped below the snapshot: the core handed
+    // out compacted entries (CompactedError) or entries the application already had.
+    this.committed = Math.max(storage.initialState().hardState.commit, storage.snapshot().meta.index);
     this.applied = Math.min(Math.max(applied, first - 1), this.committed);
   }
 

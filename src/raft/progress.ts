@@ -34,6 +34,14 @@ export class Inflights {
     }
   }
 
+  /** Release the oldest slot (the heartbeat-response escape hatch, see Raft.handleHeartbeatResp). */
+  freeFirstOne(): void {
+    if (this.idx.length === 0) return;
+    this.totalBytes -= this.bytes[0]!;
+    this.idx.shift();
+    this.bytes.shift();
+  }
+
   full(): boolean {
     return this.idx.length >= this.maxCount || (this.maxBytes > 0 && this.totalBytes >= this.maxBytes);
   }
@@ -68,6 +76,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round (or added recently). */
   recentActive = false;
+  /** Leader tick of the newest lease heartbeat this follower acknowledged (-1: none). */
+  leaseAck = -1;
   /** In probe state: an AppMsg was sent and we wait for its answer or the next heartbeat. */
   probeSent = false;
   readonly inflights: Inflights;

@@ -105,6 +105,12 @@ export class Raft {
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
 
+  /** Ticks since this node started: the clock of leader leases. */
+  private ticks = 0;
+  /** The tick of the last leadership transfer this node started (leases are void around it). */
+  private lastTransferTick = -Infinity;
+  /** A timeoutNow that arrived while a committed conf change was unapplied (see hup). */
+  private pendingTimeoutNow: { term: number } | undefined;
   /** Node we are transferring leadership to, or NONE. Proposals are refused meanwhile. */
   leadTransferee: NodeId = NONE;
   /** No new conf change may be proposed until the log is applied past this index. */
@@ -125,7 +131,9 @@ export class Raft {
   private prevSoft: SoftState = { leader: NONE, role: 'follower' };
   private prevHard: HardState;
   private confChanged = false;
-  private inFlight: { lastEntry?: { index: number; term: number }; snapIndex?: number; appliedTo: number; committed: Entry[] } | undefined;
+  private inFlight:
+    | { lastEntry?: { index: number; term: number }; snapIndex?: number; appliedTo: number; committed: Entry[]; conf?: ConfState }
+    | undefined;
 
   constructor(cfg: Config, storage: Storage) {
     if (cfg.id === NONE) throw new Error('raft: id must not be 0');
@@ -152,6 +160,7 @@ export class Raft {
 
   /** Advance logical time by one tick. */
   tick(): void {
+    this.ticks++;
     this.table.tick(this);
   }
 
@@ -200,6 +209,7 @@ export class Raft {
 
   /** Ask for a linearizable read point; it shows up in Ready.readStates with this ctx. */
   readIndex(ctx: Uint8Array): void {
+    if (leaseTickOf(ctx) !== undefined) throw new ProposalRefused('invalid', this.lead, 'context collides with lease heartbeats');
     if (this.role === 'leader') {
       this.leaderReadIndex(this.id, ctx);
     } else if (this.lead !== NONE && this.role === 'follower') {
@@ -218,6 +228,7 @@ export class Raft {
     if (this.leadTransferee === to) return;
     if (this.leadTransferee !== NONE) this.logInfo(`abort transfer to ${this.leadTransferee} for ${to}`);
     this.leadTransferee = to;
+    this.lastTransferTick = this.ticks;
     // The transfer must complete within one election timeout.
     this.electionElapsed = 0;
     if (pr.match === this.log.lastIndex()) {
@@ -247,9 +258,26 @@ export class Raft {
   /** Process a message from a peer. Bad messages are dropped, never thrown on. */
   step(m: Message): void {
     if (m.to !== this.id) return;
+    if (m.type === 'prop') {
+      // Term-less by design: only the current leader appends; anyone else drops.
+      if (this.role !== 'leader' || m.data.length === 0) return;
+      try {
+        this.proposeBatch(m.data);
+      } catch (e) {
+        if (!(e instanceof ProposalRefused)) throw e;
+        this.logDebug(`dropping ${m.data.length} forwarded proposals from ${m.from}: ${e.reason}`);
+      }
+      return;
+    }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
-        const inLease = this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.cfg.electionTick;
+        // With lease reads, a node also refuses votes for one election timeout after it
+        // starts: it may have acknowledged a leader's heartbeat just before a crash, and
+        // that leader may still be serving reads from the lease that ack extended.
+        const inLease =
+          this.cfg.checkQuorum &&
+          ((this.lead !== NONE && this.electionElapsed < this.cfg.electionTick) ||
+            (this.cfg.readOnlyOption === 'lease' && this.ticks < this.cfg.electionTick));
         if (inLease && !m.transfer) {
           // A leader we heard from recently is alive: ignore disruptive candidates (§4.2.3).
           this.logDebug(`ignore ${m.type} from ${m.from} at term ${m.term}: leader ${this.lead} is in lease`);
@@ -320,7 +348,22 @@ export class Raft {
       rd.mustSync = hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote;
       this.prevHard = hs;
     }
-    if (this.confChanged) {
+    // Fix (found by the simulation; test/raft-sim.test.ts has a directed test and
+    // regression seeds): the membership a conf entry produces used to reach
+    // Ready.conf only in the Ready *after* the one that handed the entry out for applying.
+    // A driver that snapshots right after advance() (at the applied index, with the new
+    // membership) and crashes before that next write restarted from the snapshot with
+    // the durable, pre-change membership and never applied the change again: replicas
+    // ended up with different memberships. Now the Ready that hands out conf entries
+    // carries the membership as of its last committed entry, so it is durable before the
+    // application can apply (and snapshot) those entries. After a crash between write
+    // and apply the durable membership is ahead of the application, and re-applying the
+    // entries on top of it is harmless (each change sets one node's role).
+    const after = this.confAfter(rd.committedEntries);
+    if (after) {
+      rd.conf = after;
+      this.confChanged = false;
+    } else if (this.confChanged) {
       rd.conf = this.confState();
       this.confChanged = false;
     }
@@ -334,11 +377,15 @@ export class Raft {
     this.inFlight = {
       appliedTo: committedLast ? committedLast.index : 0,
       committed: rd.committedEntries,
+      ...(after ? { conf: after } : {}),
       ...(lastEntry ? { lastEntry: { index: lastEntry.index, term: lastEntry.term } } : {}),
       ...(rd.snapshot ? { snapIndex: rd.snapshot.meta.index } : {}),
     };
     if (this.role === 'leader' && rd.committedEntries.length > 0) {
-      this.uncommittedSize = Math.max(0, this.uncommittedSize - sizeOf(rd.committedEntries));
+      // Only entries this leader counted in appendEntries (its term, with data) come off.
+      let done = 0;
+      for (const e of rd.committedEntries) if (e.term === this.term && e.data.length > 0) done += entrySize(e);
+      this.uncommittedSize = Math.max(0, this.uncommittedSize - done);
     }
     return rd;
   }
@@ -353,14 +400,31 @@ export class Raft {
       this.log.applied = Math.max(this.log.applied, f.snapIndex);
     }
     if (f.lastEntry) this.log.unstable.stableTo(f.lastEntry.index, f.lastEntry.term);
+    // Fix (found while reviewing the paths the simulation exercises; directed test in
+    // test/raft-sim.test.ts):
+    // a snapshot restored while this Ready was out (it is still in the unstable log and
+    // is not this Ready's) lies past every entry handed out here, and restore() already
+    // adopted its membership. Applying this Ready's conf entries on top of it would
+    // resurrect changes the snapshot has superseded (e.g. re-add a removed voter).
+    const restoredMeanwhile = f.snapIndex === undefined && this.log.unstable.snapshot !== undefined;
     for (const e of f.committed) {
-      if (e.type === 'conf') this.applyConfEntry(e);
+      if (e.type === 'conf' && !restoredMeanwhile) this.applyConfEntry(e);
     }
+    // That membership already went out (and is durable) with this Ready: no need to
+    // announce it again, unless something else changed it meanwhile.
+    if (f.conf && sameConf(this.confState(), f.conf)) this.confChanged = false;
     if (f.appliedTo > 0) this.log.appliedTo(f.appliedTo);
     if (this.role === 'leader') {
       const self = this.prs.get(this.id);
       if (self && self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.bcastAppend();
-      // Reads that waited for an applied conf change or commit may now proceed.
+    }
+    const t = this.pendingTimeoutNow;
+    if (t && !this.hasUnappliedConfChange()) {
+      this.pendingTimeoutNow = undefined;
+      if (t.term === this.term && this.role === 'follower') {
+        this.logInfo('conf change applied: honouring the deferred timeoutNow');
+        this.hup(true);
+      }
     }
   }
 
@@ -459,6 +523,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NONE;
+    this.pendingTimeoutNow = undefined;
     this.votes = new Map();
     const last = this.log.lastIndex();
     for (const [id, pr] of this.prs) {
@@ -488,8 +553,10 @@ export class Raft {
       return;
     }
     if (this.hasUnappliedConfChange()) {
-      // The membership we would lead under is not settled yet.
+      // The membership we would lead under is not settled yet. A transfer request is
+      // kept and honoured once it is (advance()): a removed leader hands over this way.
       this.logInfo('not campaigning: a committed conf change is not applied yet');
+      if (transfer) this.pendingTimeoutNow = { term: this.term };
       return;
     }
     if (this.cfg.preVote && !transfer) this.startCampaign('preVote', false);
@@ -738,7 +805,9 @@ export class Raft {
     if (this.maybeCommit()) {
       this.bcastAppend();
     } else if (m.from !== this.id) {
-      this.sendAppend(m.from, false);
+      // A follower that was paused when the commit index last moved has not heard of it:
+      // send it (possibly empty) now rather than at the next heartbeat.
+      this.sendAppend(m.from, oldPaused);
       while (pr.state === 'replicate' && this.sendAppend(m.from, false)) {
         /* fill the window */
       }
@@ -817,7 +886,7 @@ export class Raft {
       this.readsBeforeCommit.push({ from, ctx });
       return;
     }
-    if (this.cfg.readOnlyOption === 'lease') {
+    if (this.cfg.readOnlyOption === 'lease' && this.leaseValid()) {
       this.respondRead(from, ctx, this.log.committed);
       return;
     }
@@ -827,6 +896,27 @@ export class Raft {
     this.readQueue.push(req);
     this.readByKey.set(key, req);
     this.bcastHeartbeat(ctx);
+  }
+
+  tickCount(): number {
+    return this.ticks;
+  }
+
+  /**
+   * May the leader answer a read from its lease (thesis §6.4.1)? A follower that acked a
+   * heartbeat sent at tick s refuses votes until at least s + electionTick on its own
+   * clock, so while a quorum acked heartbeats sent within the last electionTick - 2
+   * ticks (one tick for tick phase, one for clock-rate drift), no other leader can have
+   * been elected. Void around a leadership transfer, whose votes bypass that refusal.
+   */
+  private leaseValid(): boolean {
+    if (this.leadTransferee !== NONE || this.ticks - this.lastTransferTick <= this.cfg.electionTick) return false;
+    const since = this.ticks - (this.cfg.electionTick - 2);
+    let n = 0;
+    for (const id of this.voters) {
+      if (id === this.id || (this.prs.get(id)?.leaseAck ?? -1) >= since) n++;
+    }
+    return n >= this.quorum();
   }
 
   private releaseReadsBeforeCommit(): void {
@@ -840,10 +930,21 @@ export class Raft {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // Fix (found by the simulation; directed test and regression seeds in
+    // test/raft-sim.test.ts): in replicate state, AppMsgs lost on the wire never get an
+    // answer, so a full inflight window stayed full forever and the follower was never
+    // sent anything again (liveness). Free one slot per heartbeat answer: the next
+    // AppMsg either lands or is rejected for the gap, which puts the follower back into
+    // probe. (A window that is merely slow may run one message over per heartbeat.)
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
-    if (m.ctx.length === 0 || this.cfg.readOnlyOption !== 'safe') return;
+    if (m.ctx.length === 0) return;
     const req = this.readByKey.get(ctxKey(m.ctx));
-    if (!req) return;
+    if (!req) {
+      const sent = leaseTickOf(m.ctx);
+      if (sent !== undefined && sent <= this.ticks) pr.leaseAck = Math.max(pr.leaseAck, sent);
+      return;
+    }
     req.acks.add(m.from);
     let acked = 0;
     for (const id of req.acks) if (this.voters.has(id)) acked++;
@@ -937,6 +1038,41 @@ export class Raft {
     }
     if (this.maybeCommit()) this.bcastAppend();
     else if (cc.type !== 'removeNode') this.sendAppend(id);
+  }
+
+  /**
+   * The membership once `ents` are applied on top of the current one, or undefined when
+   * they hold no conf change. Mirrors {@link applyConfChange} without touching any state.
+   */
+  private confAfter(ents: Entry[]): ConfState | undefined {
+    let voters: Set<NodeId> | undefined;
+    let learners: Set<NodeId> | undefined;
+    for (const e of ents) {
+      if (e.type !== 'conf') continue;
+      let cc: ConfChange;
+      try {
+        cc = decodeConfChange(e.data);
+      } catch {
+        continue; // applyConfEntry ignores it too
+      }
+      voters ??= new Set(this.voters);
+      learners ??= new Set(this.learners);
+      switch (cc.type) {
+        case 'addVoter':
+          learners.delete(cc.nodeId);
+          voters.add(cc.nodeId);
+          break;
+        case 'addLearner':
+          if (!voters.has(cc.nodeId)) learners.add(cc.nodeId);
+          break;
+        case 'removeNode':
+          voters.delete(cc.nodeId);
+          learners.delete(cc.nodeId);
+          break;
+      }
+    }
+    if (!voters || !learners) return undefined;
+    return { voters: [...voters].sort((a, b) => a - b), learners: [...learners].sort((a, b) => a - b) };
   }
 
   private addProgress(id: NodeId, learner: boolean, last: number): void {
@@ -1047,6 +1183,8 @@ const FOLLOWER: RoleTable = {
       case 'vote':
       case 'preVote':
         return; // stale answers to an earlier role
+      case 'prop':
+        return; // handled in step()
       default:
         assertNever(m);
     }
@@ -1090,6 +1228,8 @@ const CANDIDATE: RoleTable = {
       case 'vote':
       case 'preVote':
         return;
+      case 'prop':
+        return; // handled in step()
       default:
         assertNever(m);
     }
@@ -1123,7 +1263,7 @@ const LEADER: RoleTable = {
     }
     if (r.heartbeatElapsed >= r.cfg.heartbeatTick) {
       r.heartbeatElapsed = 0;
-      r.bcastHeartbeat(EMPTY);
+      r.bcastHeartbeat(r.cfg.readOnlyOption === 'lease' ? leaseCtx(r.tickCount()) : EMPTY);
     }
   },
   step(r, m) {
@@ -1150,11 +1290,34 @@ const LEADER: RoleTable = {
       case 'vote':
       case 'preVote':
         return;
+      case 'prop':
+        return; // handled in step()
       default:
         assertNever(m);
     }
   },
 };
+
+const LEASE_MARK = 0xfe;
+
+/** The context of a lease heartbeat: a mark byte and the leader's tick when it was sent. */
+function leaseCtx(tick: number): Uint8Array {
+  const b = new Uint8Array(9);
+  b[0] = LEASE_MARK;
+  new DataView(b.buffer).setFloat64(1, tick);
+  return b;
+}
+
+function leaseTickOf(ctx: Uint8Array): number | undefined {
+  if (ctx.length !== 9 || ctx[0] !== LEASE_MARK) return undefined;
+  const t = new DataView(ctx.buffer, ctx.byteOffset, 9).getFloat64(1);
+  return Number.isSafeInteger(t) && t >= 0 ? t : undefined;
+}
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const eq = (x: NodeId[], y: NodeId[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return eq(a.voters, b.voters) && eq(a.learners, b.learners);
+}
 
 function assertNever(m: never): never {
   throw new Error(`raft: unknown message ${JSON.stringify(m)}`);

@@ -149,6 +149,7 @@ export class Replica {
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposals = new Map<number, PendingProposal>();
+  private forwardQueue: Uint8Array[] = [];
   private proposeQueue: { data: Uint8Array; resolve(i: number): void; reject(e: Error): void }[] = [];
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
@@ -267,6 +268,34 @@ export class Replica {
     const out = this.raft.takeMessages();
     if (out.length > 0) this.transport.send(out);
     this.schedule();
+  }
+
+  /**
+   * Propose `data` through whichever replica leads: appended here when this replica
+   * leads, otherwise forwarded to the leader (a `prop` message). Fire and forget: the
+   * caller learns the outcome when its entry is applied (it carries the caller's request
+   * id) or by its own deadline. Throws when no leader is known.
+   */
+  submit(data: Uint8Array): void {
+    this.checkOpen();
+    const max = this.opts.maxProposalBytes ?? 1.5 * 1024 * 1024;
+    if (data.length > max) throw new ReplicaError('tooLarge', `proposal of ${data.length} bytes exceeds the limit of ${max}`);
+    if (this.raft.role === 'leader') {
+      this.propose(data).catch(() => undefined);
+      return;
+    }
+    const lead = this.raft.lead;
+    if (lead === NONE) throw new ReplicaError('notLeader', 'no leader is known');
+    this.forwardQueue.push(data);
+    if (this.forwardQueue.length === 1) {
+      queueMicrotask(() => {
+        const batch = this.forwardQueue;
+        this.forwardQueue = [];
+        const to = this.raft.lead;
+        if (to === NONE || this.stopped || batch.length === 0) return;
+        this.transport.send([{ type: 'prop', from: this.id, to, term: this.raft.term, data: batch }]);
+      });
+    }
   }
 
   /** Remember a proposal; an older one at the same index was overwritten and is dropped. */

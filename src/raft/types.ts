@@ -152,7 +152,18 @@ export interface ReadIndexRespMsg extends Base {
   ctx: Uint8Array;
 }
 
+/**
+ * Proposals a follower forwards to its leader (etcd's MsgProp). Term-less: the leader
+ * appends them if it still leads, otherwise they are dropped and the proposer, which
+ * waits for its request to be applied, times out.
+ */
+export interface PropMsg extends Base {
+  type: 'prop';
+  data: Uint8Array[];
+}
+
 export type Message =
+  | PropMsg
   | VoteMsg
   | VoteRespMsg
   | AppMsg
@@ -168,7 +179,7 @@ export type MessageType = Message['type'];
 
 export const MESSAGE_TYPES: readonly MessageType[] = [
   'vote', 'preVote', 'voteResp', 'preVoteResp', 'app', 'appResp', 'heartbeat',
-  'heartbeatResp', 'snap', 'timeoutNow', 'readIndex', 'readIndexResp',
+  'heartbeatResp', 'snap', 'timeoutNow', 'readIndex', 'readIndexResp', 'prop',
 ];
 
 /**

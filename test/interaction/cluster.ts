@@ -200,6 +200,22 @@ export class Cluster {
     return node;
   }
 
+  /**
+   * Crash and restart `id`: a new core over the same storage (what was persisted), the
+   * application keeping what it had applied. Messages the old core had not handed out
+   * are lost; messages already on the wire stay there.
+   */
+  restart(id: NodeId): SimNode {
+    const old = this.get(id);
+    const cfg: Config = { ...old.raft.cfg, applied: old.appliedIndex };
+    const raft = new Raft(cfg, old.storage);
+    const node = new SimNode(id, raft, old.storage, old.appliedIndex, old.confHistory[old.confHistory.length - 1]!.conf);
+    node.app = old.app;
+    node.confHistory = old.confHistory;
+    this.nodes.set(id, node);
+    return node;
+  }
+
   get(id: NodeId): SimNode {
     const n = this.nodes.get(id);
     if (!n) throw new Error(`no node ${id}`);

@@ -53,8 +53,8 @@ export class Network {
    * The fate of one message: the delays of its copies (empty when it is dropped).
    * A blocked link drops the message at send time; delivery re-checks the link.
    */
-  route(m: Message): number[] {
-    if (this.isBlocked(m.from, m.to)) return [];
+  route(m: Message, sender: NodeId): number[] {
+    if (this.isBlocked(sender, m.to)) return [];
     const p = this.params;
     if (this.rng.chance(p.drop)) return [];
     const out = [this.delay()];
