@@ -411,6 +411,15 @@ export class LogStore {
     });
   }
 
+  /**
+   * The replica's LevelDB, for the application's own state beside the log (keys with a
+   * first byte of 0x10 or above; the log uses 0x01..0x06). Writes through it are not
+   * ordered with this store's writes.
+   */
+  get database(): Db {
+    return this.db;
+  }
+
   /** Application metadata (e.g. cluster id, member addresses) kept beside the log. */
   async getMeta(key: string): Promise<Uint8Array | undefined> {
     if (this.closed) throw new Error('log store: closed');

@@ -25,6 +25,12 @@ export interface StateMachine {
   snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replace the state with a snapshot taken at `index`. */
   restore(data: Uint8Array, index: number): void | Promise<void>;
+  /**
+   * For a state machine that persists itself: the last index it has durably applied.
+   * Entries up to it are not applied again after a restart (a snapshot older than it is
+   * not restored). Without it, the machine restarts from the last snapshot.
+   */
+  appliedIndex?(): number;
 }
 
 /** Time as the driver sees it: injectable so tests and simulations control it. */
@@ -77,6 +83,8 @@ export interface ReplicaOptions {
   id: NodeId;
   clusterId: string;
   dataDir: string;
+  /** An already opened log store (its database may also hold the application's state). */
+  logStore?: LogStore;
   /** Address to listen on for peers ("127.0.0.1:7001"). */
   listen: string;
   /** Every known member's peer address, this replica's included. */
@@ -150,6 +158,7 @@ export class Replica {
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposals = new Map<number, PendingProposal>();
   private forwardQueue: Uint8Array[] = [];
+  private readonly stateListeners = new Set<(role: Role, leader: NodeId, term: number) => void>();
   private proposeQueue: { data: Uint8Array; resolve(i: number): void; reject(e: Error): void }[] = [];
   private readonly reads = new Map<string, PendingRead>();
   private readonly readsWaitingApply: PendingRead[] = [];
@@ -174,7 +183,7 @@ export class Replica {
 
   private async init(): Promise<void> {
     const o = this.opts;
-    this.store = await LogStore.open(o.dataDir, { fsyncDelayMs: o.fsyncDelayMs ?? 0, logger: this.log });
+    this.store = o.logStore ?? (await LogStore.open(o.dataDir, { fsyncDelayMs: o.fsyncDelayMs ?? 0, logger: this.log }));
     const savedMembers = await this.store.getMeta('members');
     for (const [id, addr] of o.peers) this.members.set(id, addr);
     if (savedMembers) {
@@ -183,16 +192,21 @@ export class Replica {
     if (this.store.fresh && o.bootstrap.length > 0) {
       await this.store.save({ entries: [], conf: { voters: [...o.bootstrap].sort((a, b) => a - b), learners: [] } }, true);
     }
-    // The state machine restarts from the last snapshot; later entries are applied again.
+    // The state machine restarts from the last snapshot, unless it persists itself and is
+    // already past it; later entries are applied again.
     const snap = this.store.memory.snapshot();
-    if (snap.meta.index > 0) await o.stateMachine?.restore(snap.data, snap.meta.index);
+    let applied = o.stateMachine?.appliedIndex?.() ?? 0;
+    if (snap.meta.index > applied) {
+      await o.stateMachine?.restore(snap.data, snap.meta.index);
+      applied = snap.meta.index;
+    }
     this.lastSnapshotIndex = snap.meta.index;
     const random = o.random ?? ((n: number) => randomInt(n));
     const cfg: Config = {
       ...DEFAULT_CONFIG,
       ...o.raft,
       id: o.id,
-      applied: snap.meta.index,
+      applied,
       random,
       logger: { debug: (s) => this.log.debug(s), info: (s) => this.log.info(s), warn: (s) => this.log.warn(s) },
     };
@@ -609,7 +623,23 @@ export class Replica {
     await this.store.putMeta('members', pack([...this.members]));
   }
 
+  /**
+   * Be told of every change of role or known leader (after it is durable). Returns an
+   * unsubscribe function.
+   */
+  onStateChange(cb: (role: Role, leader: NodeId, term: number) => void): () => void {
+    this.stateListeners.add(cb);
+    return () => this.stateListeners.delete(cb);
+  }
+
   private onSoftState(role: Role, leader: NodeId): void {
+    for (const cb of this.stateListeners) {
+      try {
+        cb(role, leader, this.raft.term);
+      } catch (e) {
+        this.log.error(`state listener failed: ${(e as Error).message}`);
+      }
+    }
     if (role !== 'leader') {
       // Read requests queued at a deposed leader are lost with its leadership.
       const err = new ReplicaError('dropped', 'leadership changed while the read was pending', leader, this.addrOf(leader));

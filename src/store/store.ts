@@ -1,0 +1,517 @@
+/**
+ * ObjectStore: berth's one state machine, fed only by committed Raft entries.
+ *
+ * It is handed (index, command) pairs in index order and knows nothing of Raft or gRPC.
+ * The index of the entry that changes an object becomes the object's resourceVersion.
+ *
+ * All objects live in memory, deep-frozen and shared with readers (never copied), indexed
+ * kind → (namespace, name) with sorted keys per kind for paginated lists (table.ts). At
+ * open they are loaded as their stored bytes and decoded on first read or by a background
+ * warm-up, so a restart waits only for LevelDB to be read. The KV holds the same objects
+ * plus the applied index; each applyEntries call writes all its changes and the new
+ * applied index in ONE batch, so the KV always holds the state as of some applied index.
+ * The batch is not synced: the Raft log is the durable record, and entries after the
+ * stored applied index are applied again at restart (and skipped if already applied).
+ *
+ * Ordering rule inside applyEntries: compute all changes → write the batch → update
+ * memory and the applied index → record and deliver watch events → onApplied callbacks.
+ * Memory and events change in one synchronous step after the write, so readers never see
+ * a state the KV does not hold, and watchers never miss or repeat an event.
+ *
+ * KV layout (inside whatever prefix the KV is given):
+ *   0x01                         applied index   msgpack {format: 1, applied}
+ *   0x02                         restore marker  present only while restore() rewrites the KV
+ *   0x03 ‖ kind 0 namespace 0 name   object      msgpack(object)
+ */
+import { applyCommand, Txn } from './apply.ts';
+import { decodeCommand, MalformedCommandError, packValue, unpackValue } from './commands.ts';
+import type { KV, KVOp } from './kv.ts';
+import { deepFreeze, fullKey, namespaceOf, nsKey, SEP } from './object-util.ts';
+import { CorruptStoreError, KindTable, looksLikeObject } from './table.ts';
+import type { KindInfoFn, Result, StoredObject } from './types.ts';
+import { WatchClosedError, WatchHub, type WatchEvent, type WatchHandle, type WatchOptions } from './watch.ts';
+
+export { CorruptStoreError };
+
+export interface ObjectStoreOptions {
+  /** Plural and scope of a kind; unknown kinds are refused (Invalid). */
+  kindInfo: KindInfoFn;
+  /** How many change events to keep for watches that resume from an older version (default 10,000). */
+  historySize?: number;
+  /** Where problems the store survives are reported (a throwing onApplied callback). Default: console. */
+  logger?: { warn(s: string): void };
+  /**
+   * After open, decode the loaded objects in the background, a few milliseconds at a
+   * time (default true). Objects not decoded yet are decoded when first read.
+   */
+  warmUp?: boolean;
+}
+
+export interface ListOptions {
+  kind: string;
+  /** Only this namespace ('' or absent: all namespaces; ignored for cluster-scoped kinds). */
+  namespace?: string;
+  filter?: (o: StoredObject) => boolean;
+  /** At most this many items (after filtering); 0 or absent: no limit. */
+  limit?: number;
+  /** The token from the previous page. */
+  continue?: string;
+}
+
+export interface ListResult {
+  /** In (namespace, name) order. Frozen objects: copy before changing. */
+  items: StoredObject[];
+  /**
+   * The version to watch from to see every later change. For the first page this is the
+   * applied index. Pages after the first are read from the live state but report the
+   * FIRST page's version: watching from it replays every change made while paging (some
+   * already visible in later pages, which a client applies idempotently), never a gap.
+   */
+  resourceVersion: string;
+  /** Present when more items may follow. */
+  continue?: string;
+}
+
+export interface EntryInput {
+  index: number;
+  data: Uint8Array;
+}
+
+/** What onApplied callbacks receive. */
+export interface AppliedInfo {
+  /** The applied index now. */
+  index: number;
+  /** The result of each entry applied in this step (skipped entries are not listed). */
+  results: { index: number; result: Result }[];
+  /** True when the state was replaced by restore(). */
+  restored?: boolean;
+}
+
+/** A continue token that is malformed or belongs to another list. */
+export class InvalidContinueTokenError extends Error {
+  override name = 'InvalidContinueTokenError';
+  readonly code = 'Invalid' as const;
+}
+
+const K_APPLIED = new Uint8Array([0x01]);
+const K_RESTORING = new Uint8Array([0x02]);
+const P_OBJECT = new Uint8Array([0x03]);
+const FORMAT = 1;
+const RESTORE_CHUNK = 5000;
+
+function objectKey(key: string): Uint8Array {
+  const k = Buffer.from(key, 'utf8');
+  const out = new Uint8Array(1 + k.length);
+  out[0] = P_OBJECT[0]!;
+  out.set(k, 1);
+  return out;
+}
+
+function keyOf(o: StoredObject): string {
+  return fullKey(o.kind, namespaceOf(o), o.metadata.name);
+}
+
+export class ObjectStore {
+  private readonly tables = new Map<string, KindTable>();
+  /** Index of the last entry applied (0: none). Equals the applied index stored in the KV, except during a write. */
+  private applied: number;
+  private readonly hub: WatchHub;
+  private readonly appliedCallbacks = new Set<(info: AppliedInfo) => void>();
+  /** applyEntries and restore run one at a time, in call order. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private warmTimer: NodeJS.Immediate | undefined;
+  private readonly logger: { warn(s: string): void };
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly opts: ObjectStoreOptions,
+    applied: number,
+    /** True when open() found an interrupted restore and started empty (the driver must restore again). */
+    readonly recoveredFromInterruptedRestore: boolean,
+  ) {
+    this.applied = applied;
+    this.hub = new WatchHub(opts.historySize ?? 10_000, applied);
+    this.logger = opts.logger ?? { warn: (s) => console.warn(s) };
+  }
+
+  /**
+   * Load the applied index and every object from `kv`. The watch history starts empty:
+   * watches can resume from the applied index on.
+   */
+  static async open(kv: KV, opts: ObjectStoreOptions): Promise<ObjectStore> {
+    if (await kv.get(K_RESTORING)) {
+      // A restore was cut short: the objects are a mix of two states. Start empty; the
+      // Raft driver restores from its snapshot again (the entries before it are gone).
+      await kv.clear(P_OBJECT);
+      await kv.batch([{ type: 'del', key: K_APPLIED }, { type: 'del', key: K_RESTORING }], true);
+      return new ObjectStore(kv, opts, 0, true);
+    }
+    let applied = 0;
+    const meta = await kv.get(K_APPLIED);
+    if (meta) {
+      let m: { format?: unknown; applied?: unknown } | undefined;
+      try {
+        m = unpackValue(meta) as typeof m;
+      } catch (err) {
+        throw new CorruptStoreError(`object store: applied index record is not valid msgpack: ${(err as Error).message}`);
+      }
+      if (typeof m !== 'object' || m === null || m.format !== FORMAT || typeof m.applied !== 'number' || !Number.isSafeInteger(m.applied) || m.applied < 0) {
+        throw new CorruptStoreError(`object store: applied index record is not readable (format ${JSON.stringify(m?.format)})`);
+      }
+      applied = m.applied;
+    }
+    const store = new ObjectStore(kv, opts, applied, false);
+    for await (const [k, v] of kv.iterate(P_OBJECT)) {
+      const parts = Buffer.from(k.buffer, k.byteOffset + 1, k.byteLength - 1).toString('utf8').split(SEP);
+      if (parts.length !== 3) throw new CorruptStoreError(`object store: record key ${JSON.stringify(parts.join('/'))} is not kind/namespace/name`);
+      store.table(parts[0]!).load(nsKey(parts[1]!, parts[2]!), v);
+    }
+    for (const t of store.tables.values()) t.finishLoad();
+    if (opts.warmUp !== false) store.scheduleWarmUp();
+    return store;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reads
+
+  /** Index of the last applied entry: the driver resumes after it; it is the store's resourceVersion. */
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** The stored object, or undefined. Frozen: copy before changing. */
+  get(kind: string, namespace: string | undefined, name: string): StoredObject | undefined {
+    return this.tables.get(kind)?.get(nsKey(this.scope(kind, namespace), name));
+  }
+
+  list(opts: ListOptions): ListResult {
+    const ns = this.scope(opts.kind, opts.namespace);
+    const wanted = Math.floor(opts.limit ?? 0);
+    const limit = wanted >= 1 ? wanted : Infinity;
+    let rv = this.applied;
+    let after: string | undefined;
+    if (opts.continue !== undefined && opts.continue !== '') {
+      const tok = decodeContinue(opts.continue);
+      if (tok.kind !== opts.kind || tok.ns !== ns) {
+        throw new InvalidContinueTokenError(`continue token was issued for another list (kind ${JSON.stringify(tok.kind)}, namespace ${JSON.stringify(tok.ns)})`);
+      }
+      after = tok.key;
+      rv = tok.rv;
+    }
+    const items: StoredObject[] = [];
+    const out: ListResult = { items, resourceVersion: String(rv) };
+    const t = this.tables.get(opts.kind);
+    if (!t) return out;
+    const lo = ns === '' ? 0 : t.bound(ns + SEP);
+    // Keys of namespace ns are exactly those in [ns SEP, ns \u0001).
+    const hi = ns === '' ? t.length : t.bound(ns + '\u0001');
+    const from = after === undefined ? lo : Math.max(lo, t.bound(after, true));
+    let lastKey = '';
+    for (let i = from; i < hi; i++) {
+      const key = t.keyAt(i)!;
+      const o = t.get(key)!;
+      if (opts.filter && !opts.filter(o)) continue;
+      if (items.length === limit) {
+        // One more match exists: the next page starts after the last item returned.
+        out.continue = encodeContinue({ kind: opts.kind, ns, key: lastKey, rv });
+        break;
+      }
+      items.push(o);
+      lastKey = key;
+    }
+    return out;
+  }
+
+  /** Number of objects per kind. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [kind, t] of this.tables) if (t.size > 0) out[kind] = t.size;
+    return out;
+  }
+
+  /** The oldest resourceVersion a watch can start from. */
+  oldestResourceVersion(): number {
+    return this.hub.oldest();
+  }
+
+  /** Events in the watch history, and open watchers (metrics). */
+  watchStats(): { history: number; watchers: number } {
+    return { history: this.hub.size(), watchers: this.hub.watcherCount() };
+  }
+
+  /**
+   * Watch changes after `opts.fromResourceVersion`: first the kept history (delivered
+   * synchronously, before this returns), then live changes as they are applied.
+   * `onEvent` is called synchronously from applyEntries: it must not block; buffer if the
+   * consumer is slow. Throws {@link TooOldResourceVersionError} when the version is older
+   * than the kept history, and InvalidResourceVersionError for a malformed version.
+   */
+  watch(opts: WatchOptions, onEvent: (ev: WatchEvent) => void): WatchHandle {
+    if (this.closed) throw new WatchClosedError('object store is closed');
+    const o = { ...opts };
+    if (o.kind !== undefined) o.namespace = this.scope(o.kind, o.namespace) || undefined;
+    return this.hub.watch(o, this.applied, onEvent);
+  }
+
+  /** Send a BOOKMARK with the applied index to watchers that asked for bookmarks (call periodically). */
+  bookmark(): void {
+    this.hub.bookmark(this.applied);
+  }
+
+  /** Be told after each step that advances the applied index. Returns an unsubscribe function. */
+  onApplied(cb: (info: AppliedInfo) => void): () => void {
+    this.appliedCallbacks.add(cb);
+    return () => this.appliedCallbacks.delete(cb);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Writes
+
+  /**
+   * Apply committed entries in index order; one result per entry handed in. Entries at or
+   * below the applied index are skipped (result: Gone), so a driver may hand entries again
+   * after a restart. An entry with empty data is a no-op. A command that cannot be decoded
+   * gives an Invalid result and does not stop the others. Rejects only on a KV failure (no
+   * state changed; the same entries may be handed again) or on a driver bug (indexes not
+   * increasing).
+   */
+  applyEntries(entries: readonly EntryInput[]): Promise<Result[]> {
+    return this.serial(() => this.apply(entries));
+  }
+
+  private async apply(entries: readonly EntryInput[]): Promise<Result[]> {
+    this.assertOpen();
+    const txn = new Txn((k) => this.byFullKey(k));
+    const results: Result[] = [];
+    const applied: { index: number; result: Result }[] = [];
+    let last = this.applied;
+    for (const { index, data } of entries) {
+      if (!Number.isSafeInteger(index) || index < 1) throw new Error(`object store: entry index ${index} is not a positive integer`);
+      if (index <= this.applied) {
+        results.push({ ok: false, code: 'Gone', message: `entry ${index} was already applied (applied index ${this.applied})` });
+        continue;
+      }
+      if (index <= last) throw new Error(`object store: entries out of order: ${index} after ${last}`);
+      last = index;
+      const result = this.applyOne(index, data, txn);
+      results.push(result);
+      applied.push({ index, result });
+    }
+    if (last === this.applied) return results;
+
+    const ops: KVOp[] = [];
+    for (const [k, c] of txn.changes) {
+      ops.push(c.object ? { type: 'put', key: objectKey(k), value: packValue(c.object) } : { type: 'del', key: objectKey(k) });
+    }
+    ops.push({ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: last }) });
+    await this.kv.batch(ops, false);
+
+    for (const c of txn.changes.values()) {
+      const key = nsKey(c.namespace, c.name);
+      if (c.object) this.table(c.kind).set(key, c.object);
+      else this.tables.get(c.kind)?.delete(key);
+    }
+    this.applied = last;
+    this.hub.record(txn.events);
+    this.notify({ index: last, results: applied });
+    return results;
+  }
+
+  private applyOne(index: number, data: Uint8Array, txn: Txn): Result {
+    if (data.length === 0) return { ok: true };
+    let cmd;
+    try {
+      cmd = decodeCommand(data);
+    } catch (err) {
+      const why = err instanceof MalformedCommandError ? err.message : String(err);
+      return { ok: false, code: 'Invalid', message: `entry ${index}: undecodable command: ${why}` };
+    }
+    try {
+      return applyCommand(cmd, index, txn, this.opts.kindInfo);
+    } catch (err) {
+      // A bug, not bad input (apply reports bad input as values). Every replica hits the
+      // same one on the same entry, so reporting it keeps replicas identical; the command's
+      // changes are not in txn (each rule writes to txn only as its last step).
+      return { ok: false, code: 'Invalid', message: `entry ${index}: internal error applying ${cmd.op}: ${(err as Error)?.message ?? String(err)}` };
+    }
+  }
+
+  /**
+   * msgpack `{format: 1, applied, objects: [...]}`: every object and the applied index, the
+   * state at appliedIndex(). Built from each object's own encoding (objects not decoded
+   * since open are copied as stored), which is much faster than packing one huge value.
+   */
+  async snapshot(): Promise<Uint8Array> {
+    // Synchronous from here: the objects and the index are read at one instant.
+    const parts: Uint8Array[] = [new Uint8Array([0x83]), packValue('format'), packValue(FORMAT), packValue('applied'), packValue(this.applied), packValue('objects')];
+    let n = 0;
+    for (const t of this.tables.values()) n += t.size;
+    const head = Buffer.alloc(5);
+    head[0] = 0xdd;
+    head.writeUInt32BE(n, 1);
+    parts.push(head);
+    for (const t of this.tables.values()) {
+      for (const slot of t.slotsForSnapshot()) parts.push(slot instanceof Uint8Array ? slot : packValue(slot));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * Replace everything with a snapshot taken at Raft index `index`: rewrite the KV, reset
+   * the watch history (it starts at `index`) and end every open watch with an ERROR event
+   * (code Gone) so that clients relist. The KV is rewritten behind a marker, so a crash
+   * midway leaves a store that open() empties (see recoveredFromInterruptedRestore).
+   */
+  restore(data: Uint8Array, index: number): Promise<void> {
+    return this.serial(async () => {
+      this.assertOpen();
+      if (!Number.isSafeInteger(index) || index < 0) throw new Error(`object store: restore index ${index} is not a non-negative integer`);
+      const objects = decodeSnapshot(data, index);
+      await this.kv.batch([{ type: 'put', key: K_RESTORING, value: new Uint8Array([1]) }, { type: 'del', key: K_APPLIED }], false);
+      await this.kv.clear(P_OBJECT);
+      for (let i = 0; i < objects.length; i += RESTORE_CHUNK) {
+        const ops: KVOp[] = objects.slice(i, i + RESTORE_CHUNK).map((o) => ({ type: 'put', key: objectKey(keyOf(o)), value: packValue(o) }));
+        await this.kv.batch(ops, false);
+      }
+      await this.kv.batch([{ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: index }) }, { type: 'del', key: K_RESTORING }], true);
+
+      this.tables.clear();
+      for (const o of objects) this.table(o.kind).load(nsKey(namespaceOf(o), o.metadata.name), deepFreeze(o));
+      for (const t of this.tables.values()) t.finishLoad();
+      this.applied = index;
+      this.hub.reset(index, new WatchClosedError(`object store was restored from a snapshot at index ${index}; relist`));
+      this.notify({ index, results: [], restored: true });
+    });
+  }
+
+  /** End every watch (ERROR event) and refuse further writes. The KV stays open: it belongs to the caller. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.serial(async () => {
+      this.closed = true;
+      if (this.warmTimer) clearImmediate(this.warmTimer);
+      this.hub.reset(this.applied, new WatchClosedError('object store is closed'));
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  /** Decode objects loaded as bytes, ~5 ms at a time, yielding to the event loop in between. */
+  private scheduleWarmUp(): void {
+    const step = (): void => {
+      this.warmTimer = undefined;
+      if (this.closed) return;
+      const until = performance.now() + 5;
+      try {
+        for (const t of this.tables.values()) {
+          while (t.undecoded > 0 && performance.now() < until) t.decodeSome(64);
+          if (performance.now() >= until) break;
+        }
+      } catch (err) {
+        // A corrupt record: reported here, and again to whoever reads it.
+        this.logger.warn(`object store: background decoding stopped: ${(err as Error).message}`);
+        return;
+      }
+      for (const t of this.tables.values()) {
+        if (t.undecoded > 0) {
+          this.warmTimer = setImmediate(step);
+          return;
+        }
+      }
+    };
+    this.warmTimer = setImmediate(step);
+  }
+
+  /** Objects still held as stored bytes (decoded on first read or by the warm-up). */
+  undecodedCount(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.undecoded;
+    return n;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('object store is closed');
+  }
+
+  private notify(info: AppliedInfo): void {
+    for (const cb of this.appliedCallbacks) {
+      try {
+        cb(info);
+      } catch (err) {
+        this.logger.warn(`object store: onApplied callback failed: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    }
+  }
+
+  private table(kind: string): KindTable {
+    let t = this.tables.get(kind);
+    if (!t) this.tables.set(kind, (t = new KindTable(kind)));
+    return t;
+  }
+
+  private byFullKey(key: string): StoredObject | undefined {
+    const i = key.indexOf(SEP);
+    return this.tables.get(key.slice(0, i))?.get(key.slice(i + 1));
+  }
+
+  /** The namespace a request addresses: '' for cluster-scoped kinds and for "all namespaces". */
+  private scope(kind: string, namespace: string | undefined): string {
+    const info = this.opts.kindInfo(kind);
+    if (info && !info.namespaced) return '';
+    return namespace ?? '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface ContinueToken {
+  kind: string;
+  ns: string;
+  key: string;
+  rv: number;
+}
+
+function encodeContinue(t: ContinueToken): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...t }), 'utf8').toString('base64url');
+}
+
+function decodeContinue(s: string): ContinueToken {
+  let v: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(s)) throw new Error('not base64url');
+    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidContinueTokenError(`continue token ${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '...' : s)} is not valid: not a token issued by this store`);
+  }
+  const t = v as Partial<ContinueToken> & { v?: unknown };
+  if (typeof t !== 'object' || t === null || t.v !== 1 || typeof t.kind !== 'string' || typeof t.ns !== 'string' || typeof t.key !== 'string' || typeof t.rv !== 'number' || !Number.isSafeInteger(t.rv) || t.rv < 0) {
+    throw new InvalidContinueTokenError('continue token is not valid: missing or malformed fields');
+  }
+  return { kind: t.kind, ns: t.ns, key: t.key, rv: t.rv };
+}
+
+function decodeSnapshot(data: Uint8Array, index: number): StoredObject[] {
+  let v: unknown;
+  try {
+    v = unpackValue(data);
+  } catch (err) {
+    throw new CorruptStoreError(`object store snapshot: not valid msgpack: ${(err as Error).message}`);
+  }
+  const s = v as { format?: unknown; applied?: unknown; objects?: unknown };
+  if (typeof s !== 'object' || s === null || s.format !== FORMAT || typeof s.applied !== 'number' || !Array.isArray(s.objects)) {
+    throw new CorruptStoreError('object store snapshot: not a snapshot of this format');
+  }
+  // The Raft snapshot index may be ahead of the store's (entries without data are not handed to the store).
+  if (s.applied > index) throw new CorruptStoreError(`object store snapshot: taken at ${s.applied}, after its index ${index}`);
+  s.objects.forEach((o, i) => {
+    if (!looksLikeObject(o)) throw new CorruptStoreError(`object store snapshot: item ${i} is not an object`);
+  });
+  return s.objects as StoredObject[];
+}

@@ -1,0 +1,195 @@
+import test, { type ExecutionContext } from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Level } from 'level';
+import { pack } from 'msgpackr';
+import {
+  CorruptStoreError,
+  encodeCommand,
+  LevelKV,
+  MemoryKV,
+  ObjectStore,
+  type Command,
+  type StoredObject,
+  type WatchEvent,
+} from '../src/store/index.ts';
+import { EntryFeeder, testKindInfo } from '../src/store/testing.ts';
+
+const NOW = '2025-03-01T10:00:00Z';
+
+function tempDir(t: ExecutionContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-store-persist-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function openLevel(dir: string): Promise<Level<Buffer, Buffer>> {
+  const db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  return db;
+}
+
+function cm(name: string, ns = 'default', data: Record<string, string> = { k: name }): StoredObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, uid: `uid-${ns}-${name}`, labels: { n: name } }, data };
+}
+
+/** Everything a store holds, as plain data, for comparing two stores. */
+function dump(store: ObjectStore): unknown {
+  const out: Record<string, unknown[]> = {};
+  for (const kind of Object.keys(store.counts()).sort()) out[kind] = store.list({ kind }).items;
+  return { applied: store.appliedIndex(), objects: out };
+}
+
+function someCommands(n: number): Command[] {
+  const cmds: Command[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `c${i % 7}`;
+    if (i % 5 === 4) cmds.push({ op: 'delete', kind: 'ConfigMap', namespace: 'default', name, now: NOW });
+    else if (i % 3 === 0) cmds.push({ op: 'create', object: cm(name), now: NOW });
+    else cmds.push({ op: 'update', object: cm(name, 'default', { k: `v${i}` }), now: NOW });
+  }
+  cmds.push({ op: 'create', object: { kind: 'Node', metadata: { name: 'n1', uid: 'n1' }, status: { ready: true } }, now: NOW });
+  return cmds;
+}
+
+test('restart on LevelDB keeps objects and the applied index; entries handed again are skipped', async (t) => {
+  const dir = tempDir(t);
+  const cmds = someCommands(40);
+  const entries = cmds.map((c, i) => ({ index: i + 1, data: encodeCommand(c) }));
+
+  let db = await openLevel(dir);
+  let store = await ObjectStore.open(new LevelKV(db), { kindInfo: testKindInfo });
+  await store.applyEntries(entries.slice(0, 25));
+  const mid = dump(store);
+  await store.close();
+  await db.close();
+
+  db = await openLevel(dir);
+  store = await ObjectStore.open(new LevelKV(db), { kindInfo: testKindInfo });
+  t.is(store.appliedIndex(), 25);
+  t.deepEqual(dump(store), mid);
+  // The Raft driver re-applies from an older point: everything up to 25 is skipped.
+  const results = await store.applyEntries(entries.slice(10));
+  t.true(results.slice(0, 15).every((r) => !r.ok && r.code === 'Gone'));
+  const final = dump(store);
+  await store.close();
+  await db.close();
+
+  // The same entries applied in one go to a fresh in-memory store give the same state.
+  const ref = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+  await ref.applyEntries(entries);
+  t.deepEqual(final, dump(ref));
+
+  db = await openLevel(dir);
+  store = await ObjectStore.open(new LevelKV(db), { kindInfo: testKindInfo, warmUp: false });
+  t.true(store.undecodedCount() > 0, 'objects load as bytes and decode on first use');
+  t.deepEqual(dump(store), final);
+  t.is(store.undecodedCount(), 0);
+  await store.close();
+  await db.close();
+});
+
+test('LevelKV under a key prefix and on a sublevel stays inside its range', async (t) => {
+  const dir = tempDir(t);
+  const db = await openLevel(dir);
+  t.teardown(() => db.close());
+  await db.put(Buffer.from([0x01, 0x00]), Buffer.from('raft entry'));
+  await db.put(Buffer.from([0xff]), Buffer.from('someone else'));
+  const prefixed = new LevelKV(db, new Uint8Array([0x10]));
+  const sub = new LevelKV(db.sublevel<Buffer, Buffer>('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' }));
+  for (const kv of [prefixed, sub]) {
+    const store = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+    await new EntryFeeder(store).apply({ op: 'create', object: cm('a'), now: NOW }, { op: 'create', object: cm('b'), now: NOW });
+    const snap = await store.snapshot();
+    await store.restore(snap, 9);
+    await store.close();
+    const again = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+    t.is(again.appliedIndex(), 9);
+    t.is(again.list({ kind: 'ConfigMap' }).items.length, 2);
+  }
+  t.deepEqual(await db.get(Buffer.from([0x01, 0x00])), Buffer.from('raft entry'));
+  t.deepEqual(await db.get(Buffer.from([0xff])), Buffer.from('someone else'));
+});
+
+test('snapshot/restore round trip into a fresh store; restore replaces everything and ends watches', async (t) => {
+  const src = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+  await src.applyEntries(someCommands(60).map((c, i) => ({ index: i + 1, data: encodeCommand(c) })));
+  const snap = await src.snapshot();
+
+  const kv = new MemoryKV();
+  const dst = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  const feed = new EntryFeeder(dst);
+  await feed.apply({ op: 'create', object: cm('stale', 'old'), now: NOW }, { op: 'create', object: cm('c1'), now: NOW });
+  const events: WatchEvent[] = [];
+  dst.watch({ kind: 'ConfigMap' }, (e) => events.push(e));
+  const restored: number[] = [];
+  dst.onApplied((i) => i.restored && restored.push(i.index));
+
+  // The Raft snapshot index may be past the store's own (entries without data never reach it).
+  await dst.restore(snap, 70);
+  t.is(dst.appliedIndex(), 70);
+  t.deepEqual(restored, [70]);
+  t.deepEqual(dump(dst), { ...(dump(src) as object), applied: 70 });
+  t.is(dst.get('ConfigMap', 'old', 'stale'), undefined);
+  t.is(events.length, 1);
+  t.is(events[0]!.type, 'ERROR');
+  t.is(dst.oldestResourceVersion(), 70);
+
+  const reopened = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  t.deepEqual(dump(reopened), dump(dst));
+  // Applying continues after the snapshot index.
+  const r = await reopened.applyEntries([{ index: 71, data: encodeCommand({ op: 'create', object: cm('new'), now: NOW }) }]);
+  t.true(r[0]!.ok);
+
+  await t.throwsAsync(dst.restore(snap, 5), { instanceOf: CorruptStoreError, message: /taken at 61, after its index 5/ });
+  await t.throwsAsync(dst.restore(new Uint8Array([1, 2, 3]), 100), { instanceOf: CorruptStoreError });
+});
+
+test('an interrupted restore is detected at open: the store starts empty and says so', async (t) => {
+  const kv = new MemoryKV();
+  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  await new EntryFeeder(store).apply({ op: 'create', object: cm('a'), now: NOW });
+  // What a crash after restore's first step leaves behind: the marker, no applied index.
+  await kv.batch([{ type: 'put', key: new Uint8Array([0x02]), value: new Uint8Array([1]) }, { type: 'del', key: new Uint8Array([0x01]) }], false);
+  const again = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  t.true(again.recoveredFromInterruptedRestore);
+  t.is(again.appliedIndex(), 0);
+  t.deepEqual(again.counts(), {});
+  t.is(kv.size, 0);
+});
+
+test('a corrupt record is reported with its key, not silently dropped', async (t) => {
+  const kv = new MemoryKV();
+  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  await new EntryFeeder(store).apply({ op: 'create', object: cm('a'), now: NOW });
+  const key = new Uint8Array([0x03, ...Buffer.from('ConfigMap\u0000default\u0000a')]);
+  await kv.batch([{ type: 'put', key, value: new Uint8Array(pack({ kind: 'ConfigMap', metadata: { name: 'other', namespace: 'default' } })) }], false);
+  const again = await ObjectStore.open(kv, { kindInfo: testKindInfo, warmUp: false });
+  t.throws(() => again.get('ConfigMap', 'default', 'a'), { instanceOf: CorruptStoreError, message: /ConfigMap "default\/a" does not hold that object/ });
+  await kv.batch([{ type: 'put', key: new Uint8Array([0x01]), value: new Uint8Array([0xc1]) }], false);
+  await t.throwsAsync(ObjectStore.open(kv, { kindInfo: testKindInfo }), { instanceOf: CorruptStoreError });
+});
+
+test('a failed KV write changes nothing, and the same entries can be handed again', async (t) => {
+  const kv = new MemoryKV();
+  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  const feed = new EntryFeeder(store);
+  await feed.apply({ op: 'create', object: cm('a'), now: NOW });
+  const events: WatchEvent[] = [];
+  store.watch({}, (e) => events.push(e));
+  const real = kv.batch.bind(kv);
+  kv.batch = async () => {
+    throw new Error('disk full');
+  };
+  const entries = [{ index: 2, data: encodeCommand({ op: 'update', object: cm('a', 'default', { k: 'new' }), now: NOW }) }];
+  await t.throwsAsync(store.applyEntries(entries), { message: 'disk full' });
+  t.is(store.appliedIndex(), 1);
+  t.deepEqual(store.get('ConfigMap', 'default', 'a')!.data, { k: 'a' });
+  t.is(events.length, 0);
+  kv.batch = real;
+  const r = await store.applyEntries(entries);
+  t.true(r[0]!.ok);
+  t.deepEqual(store.get('ConfigMap', 'default', 'a')!.data, { k: 'new' });
+  t.deepEqual(events.map((e) => e.type), ['MODIFIED']);
+});
