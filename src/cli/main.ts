@@ -6,6 +6,7 @@
 import { runRaftNode, RAFT_NODE_USAGE } from './raft-node.ts';
 import { FlagError } from './flags.ts';
 import { runUp, UP_USAGE } from './up.ts';
+import { runServer, SERVER_USAGE } from './server-cmd.ts';
 
 const VERSION = '0.1.0';
 
@@ -15,7 +16,8 @@ Usage: berth COMMAND [flags]
 
 Commands:
   up          start a local cluster of three replicas (Ctrl-C stops it)
-  raft-node   run one Raft replica process
+  server      run one control-plane replica
+  raft-node   run one bare Raft replica process (benchmarks, tests)
   version     print the version
 
 Run 'berth COMMAND --help' for a command's flags.
@@ -37,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
     case 'up':
       if (rest.includes('--help')) process.stdout.write(UP_USAGE);
       else await runUp(rest);
+      return 0;
+    case 'server':
+      if (rest.includes('--help')) process.stdout.write(SERVER_USAGE);
+      else await runServer(rest);
       return 0;
     case 'raft-node':
       if (rest.includes('--help')) process.stdout.write(RAFT_NODE_USAGE);

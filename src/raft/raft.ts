@@ -107,8 +107,14 @@ export class Raft {
 
   /** Ticks since this node started: the clock of leader leases. */
   private ticks = 0;
-  /** The tick of the last leadership transfer this node started (leases are void around it). */
-  private lastTransferTick = -Infinity;
+  /**
+   * The term in which this node last sent a timeoutNow. Its lease stays void for the
+   * rest of that term: the transferee's election bypasses the voters' lease refusal, and
+   * a timeoutNow may be sent long after the transfer started (once the transferee caught
+   * up) and may be delayed or duplicated on the wire, arriving after the transfer was
+   * given up.
+   */
+  private transferTerm = 0;
   /** A timeoutNow that arrived while a committed conf change was unapplied (see hup). */
   private pendingTimeoutNow: { term: number } | undefined;
   /** Node we are transferring leadership to, or NONE. Proposals are refused meanwhile. */
@@ -228,7 +234,6 @@ export class Raft {
     if (this.leadTransferee === to) return;
     if (this.leadTransferee !== NONE) this.logInfo(`abort transfer to ${this.leadTransferee} for ${to}`);
     this.leadTransferee = to;
-    this.lastTransferTick = this.ticks;
     // The transfer must complete within one election timeout.
     this.electionElapsed = 0;
     if (pr.match === this.log.lastIndex()) {
@@ -907,10 +912,12 @@ export class Raft {
    * heartbeat sent at tick s refuses votes until at least s + electionTick on its own
    * clock, so while a quorum acked heartbeats sent within the last electionTick - 2
    * ticks (one tick for tick phase, one for clock-rate drift), no other leader can have
-   * been elected. Void around a leadership transfer, whose votes bypass that refusal.
+   * been elected. Void while a leadership transfer is in progress and, once this leader
+   * has sent a timeoutNow, for the rest of its term (see transferTerm): the transferee's
+   * votes bypass that refusal.
    */
   private leaseValid(): boolean {
-    if (this.leadTransferee !== NONE || this.ticks - this.lastTransferTick <= this.cfg.electionTick) return false;
+    if (this.leadTransferee !== NONE || this.transferTerm === this.term) return false;
     const since = this.ticks - (this.cfg.electionTick - 2);
     let n = 0;
     for (const id of this.voters) {
@@ -1117,6 +1124,7 @@ export class Raft {
    * followers and candidates — waits until this Ready is durable.
    */
   send(m: Message): void {
+    if (m.type === 'timeoutNow') this.transferTerm = this.term;
     if (this.role === 'leader' && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow')) {
       this.msgs.push(m);
     } else {

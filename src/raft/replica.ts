@@ -165,6 +165,8 @@ export class Replica {
   private readonly waiters: { pred: () => boolean; resolve(): void }[] = [];
   private readSeq = 0;
   private lastSnapshotIndex = 0;
+  /** Highest index the state machine has applied in this run (or restored). */
+  private smApplied = 0;
   private port = 0;
   private fatal: Error | undefined;
 
@@ -201,6 +203,7 @@ export class Replica {
       applied = snap.meta.index;
     }
     this.lastSnapshotIndex = snap.meta.index;
+    this.smApplied = applied;
     const random = o.random ?? ((n: number) => randomInt(n));
     const cfg: Config = {
       ...DEFAULT_CONFIG,
@@ -541,6 +544,7 @@ export class Replica {
     if (early) await early;
     if (rd.snapshot) {
       await this.opts.stateMachine?.restore(rd.snapshot.data, rd.snapshot.meta.index);
+      this.smApplied = Math.max(this.smApplied, rd.snapshot.meta.index);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.syncPeers(rd.snapshot.meta.conf);
       for (const [index, p] of this.proposals) {
@@ -559,6 +563,7 @@ export class Replica {
       pr.index = rs.index;
       this.readsWaitingApply.push(pr);
     }
+    if (rd.readStates.length > 0) this.releaseReads();
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
     if (rd.conf) await this.persistMembers();
   }
@@ -572,6 +577,7 @@ export class Replica {
     }
     if (sm && data.length > 0) await sm.apply(data);
     const applied = ents[ents.length - 1]!.index;
+    this.smApplied = Math.max(this.smApplied, applied);
     for (const e of ents) {
       const p = this.proposals.get(e.index);
       if (!p) continue;
@@ -579,10 +585,14 @@ export class Replica {
       if (p.term === e.term) p.resolve(e.index);
       else p.reject(new ReplicaError('dropped', `proposal at ${e.index} was overwritten by term ${e.term}`, this.raft.lead, this.addrOf(this.raft.lead)));
     }
-    // Reads are released as soon as the log is applied past their read index.
+    this.releaseReads();
+  }
+
+  /** Reads are released as soon as the state machine has applied their read index. */
+  private releaseReads(): void {
     for (let i = this.readsWaitingApply.length - 1; i >= 0; i--) {
       const r = this.readsWaitingApply[i]!;
-      if (r.index <= applied) {
+      if (r.index <= this.smApplied) {
         this.readsWaitingApply.splice(i, 1);
         this.clock.clearTimeout(r.timer);
         r.resolve(r.index);

@@ -1,0 +1,79 @@
+/**
+ * `berth server`: one control-plane replica (Raft + object store + gRPC API).
+ */
+import { BerthServer } from '../server/server.ts';
+import { FlagError, parseFlags, parsePeers } from './flags.ts';
+
+export const SERVER_USAGE = `Usage: berth server --id N --peers 1=HOST:PORT,... --listen HOST:PORT --data-dir DIR [options]
+
+Runs one control-plane replica: a Raft member (peer traffic on its --peers address) that
+serves the berth.v1 gRPC API on --listen.
+
+Options:
+  --id N                     this replica's id (listed in --peers)
+  --peers LIST               every member's Raft peer address, id=host:port, comma separated
+  --listen HOST:PORT         the client API address (default 127.0.0.1:8001)
+  --data-dir DIR             this replica's LevelDB (Raft log and objects)
+  --encryption-key-file F    32-byte key (raw or base64) encrypting Secrets at rest
+  --join                     join a running cluster (add it first with 'berth cluster add-member')
+  --cluster-id NAME          refuse peers of another cluster (default berth)
+  --tick-ms N                milliseconds per Raft tick (default 20)
+  --quiet                    log warnings only
+`;
+
+export async function runServer(argv: string[]): Promise<void> {
+  const f = parseFlags(argv, {
+    id: 'int',
+    peers: 'string',
+    listen: 'string',
+    'data-dir': 'string',
+    'encryption-key-file': 'string',
+    join: 'bool',
+    'cluster-id': 'string',
+    'tick-ms': 'int',
+    quiet: 'bool',
+  });
+  if (f._.length > 0) throw new FlagError(`unexpected argument "${f._[0]}"`);
+  const id = f.id as number | undefined;
+  if (!id || id <= 0) throw new FlagError('--id: required, a positive integer');
+  if (!f.peers) throw new FlagError('--peers: required, e.g. 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003');
+  const peers = parsePeers(f.peers as string);
+  if (!peers.has(id)) throw new FlagError(`--peers: does not list this replica's id ${id}`);
+  const dataDir = f['data-dir'] as string | undefined;
+  if (!dataDir) throw new FlagError('--data-dir: required');
+  const listen = (f.listen as string | undefined) ?? '127.0.0.1:8001';
+  if (!/^[^\s]+:\d+$/.test(listen)) throw new FlagError(`--listen: "${listen}" is not host:port`);
+  const quiet = Boolean(f.quiet);
+  const stamp = () => new Date().toISOString();
+  const logger = {
+    debug: () => {},
+    info: (s: string) => {
+      if (!quiet) process.stderr.write(`${stamp()} I [${id}] ${s}\n`);
+    },
+    warn: (s: string) => process.stderr.write(`${stamp()} W [${id}] ${s}\n`),
+    error: (s: string) => process.stderr.write(`${stamp()} E [${id}] ${s}\n`),
+  };
+  const server = await BerthServer.start({
+    id,
+    clusterId: (f['cluster-id'] as string | undefined) ?? 'berth',
+    dataDir,
+    listen,
+    peers,
+    join: Boolean(f.join),
+    ...(f['encryption-key-file'] ? { encryptionKeyFile: f['encryption-key-file'] as string } : {}),
+    tickMs: (f['tick-ms'] as number | undefined) ?? 20,
+    logger,
+  });
+  logger.info(`serving the API on ${server.apiAddress}, Raft peers on ${peers.get(id)}, data in ${dataDir}`);
+  process.send?.({ event: 'ready', id, apiPort: server.apiPort });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.on('disconnect', () => void stop());
+}

@@ -1,0 +1,249 @@
+/**
+ * A gRPC client of the berth.v1 API with failover between endpoints: any replica takes
+ * any call, so a call that finds a replica unavailable moves on to the next one (writes
+ * only when they certainly did not happen).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { fromWire, toWire, type PlainObject, type WireObject } from '../server/convert.ts';
+import { loadApi } from '../server/service.ts';
+
+export type { PlainObject };
+
+export class ApiCallError extends Error {
+  override name = 'ApiCallError';
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    /** For INVALID_ARGUMENT: every field error. */
+    readonly fieldErrors: { field: string; type: string; detail: string }[] = [],
+    readonly endpoint = '',
+  ) {
+    super(message);
+  }
+  get codeName(): string {
+    return grpc.status[this.code] ?? String(this.code);
+  }
+}
+
+export interface ClientOptions {
+  /** host:port of each replica's API. */
+  endpoints: string[];
+  /** Per-call deadline in ms (default 15 s). */
+  timeoutMs?: number;
+}
+
+export interface WatchEventOut {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  object: PlainObject | undefined;
+  resourceVersion: string;
+}
+
+export interface ClusterStatus {
+  id: number;
+  role: string;
+  term: number;
+  leader: number;
+  leader_api_address: string;
+  commit_index: number;
+  applied_index: number;
+  last_index: number;
+  members: { id: number; peer_address: string; api_address: string; voter: boolean; leader: boolean; match_index: number; lag: number; progress_state: string; active: boolean }[];
+  version: string;
+  cluster_id: string;
+}
+
+type Stub = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+
+let pkgCache: grpc.GrpcObject | undefined;
+
+export class BerthClient {
+  private readonly objects: Stub[];
+  private readonly cluster: Stub[];
+  private current = 0;
+  readonly endpoints: string[];
+  private readonly timeoutMs: number;
+
+  constructor(opts: ClientOptions) {
+    if (opts.endpoints.length === 0) throw new Error('no API endpoints given');
+    pkgCache ??= loadApi();
+    const Objects = pkgCache.Objects as grpc.ServiceClientConstructor;
+    const Cluster = pkgCache.Cluster as grpc.ServiceClientConstructor;
+    const options = { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 };
+    this.endpoints = [...opts.endpoints];
+    this.objects = this.endpoints.map((e) => new Objects(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
+    this.cluster = this.endpoints.map((e) => new Cluster(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+  }
+
+  /** The endpoint calls go to now. */
+  get endpoint(): string {
+    return this.endpoints[this.current]!;
+  }
+
+  close(): void {
+    for (const c of [...this.objects, ...this.cluster]) c.close();
+  }
+
+  // Objects ------------------------------------------------------------------------------
+
+  async create(obj: PlainObject, dryRun = false): Promise<PlainObject> {
+    return fromWire(await this.unary<WireObject>('objects', 'Create', { object: toWire(obj), options: { dry_run: dryRun } }, false));
+  }
+
+  async update(obj: PlainObject, dryRun = false): Promise<PlainObject> {
+    return fromWire(await this.unary<WireObject>('objects', 'Update', { object: toWire(obj), options: { dry_run: dryRun } }, false));
+  }
+
+  async updateStatus(obj: PlainObject): Promise<PlainObject> {
+    return fromWire(await this.unary<WireObject>('objects', 'UpdateStatus', { object: toWire(obj) }, false));
+  }
+
+  async apply(obj: PlainObject, dryRun = false): Promise<{ object: PlainObject; outcome: string }> {
+    const r = await this.unary<{ object: WireObject; outcome: string }>('objects', 'Apply', { object: toWire(obj), options: { dry_run: dryRun } }, false);
+    return { object: fromWire(r.object), outcome: r.outcome };
+  }
+
+  async delete(
+    kind: string,
+    namespace: string,
+    name: string,
+    opts: { gracePeriodSeconds?: number; preconditionUid?: string; preconditionResourceVersion?: string; propagationPolicy?: string; dryRun?: boolean } = {},
+  ): Promise<PlainObject> {
+    const req = {
+      ref: { kind, namespace, name },
+      precondition_uid: opts.preconditionUid ?? '',
+      precondition_resource_version: opts.preconditionResourceVersion ?? '',
+      ...(opts.gracePeriodSeconds !== undefined ? { grace_period_seconds: opts.gracePeriodSeconds } : {}),
+      propagation_policy: opts.propagationPolicy ?? '',
+      options: { dry_run: Boolean(opts.dryRun) },
+    };
+    return fromWire(await this.unary<WireObject>('objects', 'Delete', req, false));
+  }
+
+  async get(kind: string, namespace: string, name: string, serializable = false): Promise<PlainObject> {
+    return fromWire(await this.unary<WireObject>('objects', 'Get', { ref: { kind, namespace, name }, serializable }, true));
+  }
+
+  async list(
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; serializable?: boolean } = {},
+  ): Promise<{ items: PlainObject[]; resourceVersion: string; continue: string }> {
+    const r = await this.unary<{ items: WireObject[]; resource_version: string; continue: string }>(
+      'objects',
+      'List',
+      {
+        kind,
+        namespace: opts.namespace ?? '',
+        label_selector: opts.labelSelector ?? '',
+        field_selector: opts.fieldSelector ?? '',
+        limit: opts.limit ?? 0,
+        continue: opts.continue ?? '',
+        serializable: Boolean(opts.serializable),
+      },
+      true,
+    );
+    return { items: r.items.map((w) => fromWire(w)), resourceVersion: r.resource_version, continue: r.continue };
+  }
+
+  /**
+   * Watch from `resourceVersion` ('' = current state as ADDED events, then changes).
+   * Returns a cancel function; `onError` gets the status that ended the stream.
+   */
+  watch(
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; resourceVersion?: string; allowBookmarks?: boolean },
+    onEvent: (ev: WatchEventOut) => void,
+    onEnd: (err: ApiCallError | undefined) => void,
+  ): () => void {
+    const stub = this.objects[this.current]!;
+    const endpoint = this.endpoint;
+    const stream = stub.Watch({
+      kind,
+      namespace: opts.namespace ?? '',
+      label_selector: opts.labelSelector ?? '',
+      field_selector: opts.fieldSelector ?? '',
+      resource_version: opts.resourceVersion ?? '',
+      allow_bookmarks: Boolean(opts.allowBookmarks),
+    }) as grpc.ClientReadableStream<{ type: string; object: WireObject | null; resource_version: string }>;
+    let ended = false;
+    const end = (e: ApiCallError | undefined) => {
+      if (ended) return;
+      ended = true;
+      onEnd(e);
+    };
+    stream.on('data', (ev) => {
+      onEvent({ type: ev.type as WatchEventOut['type'], object: ev.object ? fromWire(ev.object) : undefined, resourceVersion: ev.resource_version });
+    });
+    stream.on('error', (e: grpc.ServiceError) => {
+      if (e.code === grpc.status.CANCELLED) end(undefined);
+      else {
+        this.current = (this.current + 1) % this.endpoints.length;
+        end(toCallError(e, endpoint));
+      }
+    });
+    stream.on('end', () => end(undefined));
+    return () => {
+      ended = true;
+      stream.cancel();
+    };
+  }
+
+  // Cluster ------------------------------------------------------------------------------
+
+  status(endpoint?: number): Promise<ClusterStatus> {
+    return this.unary<ClusterStatus>('cluster', 'Status', {}, true, endpoint);
+  }
+
+  async addMember(id: number, peerAddress: string, learner = false): Promise<ClusterStatus> {
+    return (await this.unary<{ status: ClusterStatus }>('cluster', 'AddMember', { id, peer_address: peerAddress, learner }, false)).status;
+  }
+
+  async removeMember(id: number): Promise<ClusterStatus> {
+    return (await this.unary<{ status: ClusterStatus }>('cluster', 'RemoveMember', { id }, false)).status;
+  }
+
+  async transferLeader(to: number): Promise<ClusterStatus> {
+    return (await this.unary<{ status: ClusterStatus }>('cluster', 'TransferLeader', { to }, false)).status;
+  }
+
+  // Plumbing -----------------------------------------------------------------------------
+
+  /**
+   * One call with failover: on UNAVAILABLE, try the next endpoint — always for reads,
+   * for writes only when the write certainly did not happen (no connection, no leader).
+   */
+  private async unary<T>(service: 'objects' | 'cluster', method: string, req: unknown, idempotent: boolean, only?: number): Promise<T> {
+    const n = this.endpoints.length;
+    const deadline = Date.now() + this.timeoutMs;
+    let last: ApiCallError | undefined;
+    for (let attempt = 0; attempt < n * 3 && Date.now() < deadline; attempt++) {
+      const i = only ?? this.current;
+      const stub = (service === 'objects' ? this.objects : this.cluster)[i]!;
+      try {
+        return await new Promise<T>((resolve, reject) => {
+          stub[method]!(req, { deadline: new Date(deadline) }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
+        });
+      } catch (e) {
+        last = toCallError(e as grpc.ServiceError, this.endpoints[i]!);
+        if (only !== undefined || last.code !== grpc.status.UNAVAILABLE) throw last;
+        if (!idempotent && /outcome is unknown/.test(last.message)) throw last;
+        this.current = (i + 1) % n;
+        if (attempt % n === n - 1) await new Promise((r) => setTimeout(r, 100 * (1 + attempt / n)));
+      }
+    }
+    throw last ?? new ApiCallError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded');
+  }
+}
+
+function toCallError(e: grpc.ServiceError, endpoint: string): ApiCallError {
+  let fields: { field: string; type: string; detail: string }[] = [];
+  const raw = e.metadata?.get('berth-field-errors')?.[0];
+  if (typeof raw === 'string') {
+    try {
+      fields = JSON.parse(raw);
+    } catch {
+      fields = [];
+    }
+  }
+  return new ApiCallError(e.code ?? grpc.status.UNKNOWN, e.details || e.message, fields, endpoint);
+}

@@ -1,0 +1,457 @@
+/**
+ * The object API of one replica: admission (kind lookup, defaults, validation,
+ * encryption of Secrets) on the replica that took the call, then a command through the
+ * log; reads from this replica's store after a ReadIndex round (linearizable) unless
+ * the caller asks for a local read.
+ *
+ * Pure of gRPC: takes plain objects, returns plain objects, throws ApiError. The gRPC
+ * service (service.ts) only converts.
+ */
+import { randomUUID, randomBytes } from 'node:crypto';
+import {
+  defaultObject,
+  lookupKind,
+  kindForVersion,
+  parseFieldSelector,
+  parseSelector,
+  toStorageVersion,
+  validateObject,
+  type ApiObject,
+  type KindInfo,
+} from '../api/index.ts';
+import type { Replica } from '../raft/index.ts';
+import {
+  SecretCipher,
+  TooOldResourceVersionError,
+  type Command,
+  type ObjectStore,
+  type Result,
+  type StoredObject,
+  type WatchEvent,
+  type WatchHandle,
+} from '../store/index.ts';
+import { ApiError, fieldErrors, fromFailure, invalidArgument, notFound } from './errors.ts';
+import { status } from '@grpc/grpc-js';
+import type { Proposer } from './proposer.ts';
+import type { PlainObject } from './convert.ts';
+
+/** The largest object accepted, as Kubernetes' etcd request limit. */
+export const MAX_OBJECT_BYTES = 1536 * 1024;
+const DEFAULT_WAIT_MS = 10_000;
+
+export interface ObjectsDeps {
+  replica: Replica;
+  store: ObjectStore;
+  proposer: Proposer;
+  cipher: SecretCipher | undefined;
+  /** Wall clock for timestamps (injected for tests). */
+  now?: () => Date;
+}
+
+export interface ReadOptions {
+  serializable?: boolean;
+  deadline?: number;
+}
+
+export interface ListQuery extends ReadOptions {
+  kind: string;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface WatchQuery {
+  kind: string;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  allowBookmarks?: boolean;
+}
+
+export interface DeleteOptions {
+  preconditionUid?: string;
+  preconditionResourceVersion?: string;
+  /** undefined or negative: the object's default. */
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  dryRun?: boolean;
+  deadline?: number;
+}
+
+export class ObjectsApi {
+  private readonly now: () => Date;
+
+  constructor(private readonly d: ObjectsDeps) {
+    this.now = d.now ?? (() => new Date());
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Writes
+
+  async create(input: PlainObject, opts: { dryRun?: boolean; deadline?: number } = {}): Promise<PlainObject> {
+    const info = this.kindOfObject(input);
+    let obj = this.admitNew(input, info);
+    if (opts.dryRun) return obj;
+    await this.checkNamespace(info, obj, opts.deadline);
+    obj = this.seal(obj);
+    const r = await this.write({ op: 'create', object: obj as StoredObject, now: this.stamp() }, opts.deadline);
+    return this.reveal(r.object!);
+  }
+
+  async update(input: PlainObject, opts: { dryRun?: boolean; deadline?: number; status?: boolean } = {}): Promise<PlainObject> {
+    const info = this.kindOfObject(input);
+    const name = nameOf(input);
+    const ns = this.namespaceFor(info, input);
+    await this.sync(opts.deadline);
+    const current = this.d.store.get(info.kind, ns, name);
+    if (!current) throw notFound(info.plural, name);
+    const old = this.reveal(current);
+    const precondition = str(meta(input).resourceVersion);
+    let next: PlainObject;
+    if (opts.status) {
+      next = { ...old, status: input.status };
+    } else {
+      next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
+      next = toStorageVersion(next as ApiObject) as PlainObject;
+    }
+    const errs = validateObject(next, { operation: 'update', old: old as ApiObject });
+    if (errs.length > 0) throw fieldErrors(info.kind, name, errs);
+    if (opts.dryRun) return { ...next, status: opts.status ? next.status : old.status };
+    const cmd: Command = {
+      op: opts.status ? 'updateStatus' : 'update',
+      object: this.seal(next) as StoredObject,
+      ...(precondition ? { precondition: { resourceVersion: precondition } } : {}),
+      now: this.stamp(),
+    };
+    const r = await this.write(cmd, opts.deadline);
+    return this.reveal(r.object!);
+  }
+
+  /**
+   * Create if absent, otherwise replace everything but status with what is given
+   * (kubectl apply's outcome, decided on the server). Retries a lost race a few times.
+   */
+  async apply(input: PlainObject, opts: { dryRun?: boolean; deadline?: number } = {}): Promise<{ object: PlainObject; outcome: 'created' | 'configured' | 'unchanged' }> {
+    const info = this.kindOfObject(input);
+    const name = nameOf(input);
+    const ns = this.namespaceFor(info, input);
+    for (let attempt = 0; ; attempt++) {
+      await this.sync(opts.deadline);
+      const current = this.d.store.get(info.kind, ns, name);
+      try {
+        if (!current) return { object: await this.create(input, opts), outcome: 'created' };
+        const old = this.reveal(current);
+        let next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
+        next = toStorageVersion(next as ApiObject) as PlainObject;
+        const errs = validateObject(next, { operation: 'update', old: old as ApiObject });
+        if (errs.length > 0) throw fieldErrors(info.kind, name, errs);
+        if (sameDesired(old, next)) return { object: old, outcome: 'unchanged' };
+        if (opts.dryRun) return { object: { ...next, status: old.status }, outcome: 'configured' };
+        const r = await this.write(
+          { op: 'update', object: this.seal(next) as StoredObject, precondition: { resourceVersion: str(meta(old).resourceVersion) }, now: this.stamp() },
+          opts.deadline,
+        );
+        return { object: this.reveal(r.object!), outcome: 'configured' };
+      } catch (e) {
+        const raced = e instanceof ApiError && (e.code === status.ABORTED || e.code === status.ALREADY_EXISTS);
+        if (!raced || attempt >= 4) throw e;
+      }
+    }
+  }
+
+  async delete(kind: string, namespace: string, name: string, opts: DeleteOptions = {}): Promise<PlainObject> {
+    const info = this.kind(kind);
+    if (!name) throw invalidArgument('ref.name: Required value');
+    const ns = info.namespaced ? namespace || 'default' : '';
+    const policy = opts.propagationPolicy || 'background';
+    if (!['background', 'foreground', 'orphan'].includes(policy.toLowerCase())) {
+      throw invalidArgument(`propagation_policy: Unsupported value: "${policy}": supported values: "background", "foreground", "orphan"`);
+    }
+    if (policy.toLowerCase() !== 'background') {
+      // Foreground and orphan deletion need the garbage collector (a later issue): refuse
+      // by name rather than pretend.
+      throw new ApiError(status.UNIMPLEMENTED, `propagation_policy "${policy}" needs the garbage collector, which this server does not run yet; use "background"`);
+    }
+    if (opts.dryRun) {
+      await this.sync(opts.deadline);
+      const cur = this.d.store.get(info.kind, ns, name);
+      if (!cur) throw notFound(info.plural, name);
+      return this.reveal(cur);
+    }
+    const precondition = {
+      ...(opts.preconditionUid ? { uid: opts.preconditionUid } : {}),
+      ...(opts.preconditionResourceVersion ? { resourceVersion: opts.preconditionResourceVersion } : {}),
+    };
+    const cmd: Command = {
+      op: 'delete',
+      kind: info.kind,
+      namespace: ns,
+      name,
+      ...(Object.keys(precondition).length > 0 ? { precondition } : {}),
+      ...(opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
+      now: this.stamp(),
+    };
+    const r = await this.write(cmd, opts.deadline);
+    return this.reveal((r.object ?? r.prev)!);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Reads
+
+  async get(kind: string, namespace: string, name: string, opts: ReadOptions = {}): Promise<PlainObject> {
+    const info = this.kind(kind);
+    if (!name) throw invalidArgument('ref.name: Required value');
+    if (!opts.serializable) await this.sync(opts.deadline);
+    const o = this.d.store.get(info.kind, info.namespaced ? namespace || 'default' : '', name);
+    if (!o) throw notFound(info.plural, name);
+    return this.reveal(o);
+  }
+
+  async list(q: ListQuery): Promise<{ items: PlainObject[]; resourceVersion: string; continue?: string }> {
+    const info = this.kind(q.kind);
+    const filter = this.filterFor(info, q.labelSelector, q.fieldSelector);
+    if (q.limit !== undefined && q.limit < 0) throw invalidArgument('limit: Invalid value: must be >= 0');
+    if (!q.serializable) await this.sync(q.deadline);
+    let r;
+    try {
+      r = this.d.store.list({
+        kind: info.kind,
+        ...(info.namespaced && q.namespace ? { namespace: q.namespace } : {}),
+        ...(filter ? { filter } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+        ...(q.continue ? { continue: q.continue } : {}),
+      });
+    } catch (e) {
+      throw invalidArgument((e as Error).message);
+    }
+    return {
+      items: r.items.map((o) => this.reveal(o)),
+      resourceVersion: r.resourceVersion,
+      ...(r.continue ? { continue: r.continue } : {}),
+    };
+  }
+
+  /**
+   * Watch changes. With no resourceVersion (or "0"), the current objects come first as
+   * ADDED events, then every change (Kubernetes' "get state and start at most recent").
+   */
+  async watch(q: WatchQuery, onEvent: (ev: WatchEvent) => void): Promise<WatchHandle> {
+    const info = this.kind(q.kind);
+    const filter = this.filterFor(info, q.labelSelector, q.fieldSelector);
+    const ns = info.namespaced && q.namespace ? q.namespace : undefined;
+    let from = q.resourceVersion ?? '';
+    if (from === '' || from === '0') {
+      await this.sync();
+      const l = this.d.store.list({ kind: info.kind, ...(ns ? { namespace: ns } : {}), ...(filter ? { filter } : {}) });
+      for (const o of l.items) onEvent({ type: 'ADDED', object: o, resourceVersion: str(o.metadata.resourceVersion) } as WatchEvent);
+      from = l.resourceVersion;
+    } else if (!/^\d+$/.test(from)) {
+      throw invalidArgument(`resource_version: Invalid value: "${from}": must be an integer`);
+    }
+    try {
+      return this.d.store.watch(
+        { kind: info.kind, ...(ns ? { namespace: ns } : {}), ...(filter ? { filter } : {}), fromResourceVersion: from, bookmarks: Boolean(q.allowBookmarks) },
+        (ev) => onEvent(ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' ? { ...ev, object: this.reveal(ev.object) as StoredObject } : ev),
+      );
+    } catch (e) {
+      if (e instanceof TooOldResourceVersionError) throw new ApiError(status.OUT_OF_RANGE, e.message);
+      throw invalidArgument((e as Error).message);
+    }
+  }
+
+  /** Make sure `default` and `kube-system` exist (the leader calls this once it leads). */
+  async ensureNamespaces(deadline: number): Promise<void> {
+    for (const name of ['default', 'kube-system']) {
+      if (this.d.store.get('Namespace', '', name)) continue;
+      try {
+        await this.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { deadline });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === status.ALREADY_EXISTS)) throw e;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Plumbing
+
+  /** Linearizable read point: wait until this replica has applied the leader's commit. */
+  private async sync(deadline?: number): Promise<void> {
+    const budget = Math.max(1, (deadline ?? Date.now() + DEFAULT_WAIT_MS) - Date.now());
+    await this.d.replica.readIndex(budget);
+  }
+
+  private async write(cmd: Command, deadline?: number): Promise<{ object?: StoredObject; prev?: StoredObject }> {
+    const applied = await this.d.proposer.propose(cmd, deadline ?? Date.now() + DEFAULT_WAIT_MS);
+    const r: Result = applied.result;
+    if (!r.ok) throw fromFailure(r);
+    return { ...(r.object ? { object: r.object } : {}), ...(r.prev ? { prev: r.prev } : {}) };
+  }
+
+  private kind(name: string): KindInfo {
+    const info = name ? lookupKind(name) : undefined;
+    if (!info) throw new ApiError(status.NOT_FOUND, `the server doesn't have a resource type "${name}"`);
+    return info;
+  }
+
+  private kindOfObject(o: PlainObject): KindInfo {
+    if (!o.kind) throw invalidArgument('kind: Required value');
+    if (!o.apiVersion) throw invalidArgument('apiVersion: Required value');
+    const info = kindForVersion(String(o.apiVersion), String(o.kind));
+    if (!info) {
+      const errs = validateObject(o);
+      throw invalidArgument(errs.length > 0 ? errs.map((e) => e.toString()).join('\n') : `no kind "${o.kind}" is registered for version "${o.apiVersion}"`);
+    }
+    return info;
+  }
+
+  private namespaceFor(info: KindInfo, o: PlainObject): string {
+    return info.namespaced ? str(meta(o).namespace) || 'default' : '';
+  }
+
+  /** Defaults, server-set metadata and validation for a new object. */
+  private admitNew(input: PlainObject, info: KindInfo): PlainObject {
+    const size = Buffer.byteLength(JSON.stringify(input));
+    if (size > MAX_OBJECT_BYTES) throw new ApiError(status.RESOURCE_EXHAUSTED, `object is too large: ${size} bytes, the limit is ${MAX_OBJECT_BYTES}`);
+    const m = { ...meta(input) };
+    if (!m.name && m.generateName) m.name = `${m.generateName}${randomSuffix()}`;
+    for (const k of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete m[k];
+    let obj = defaultObject({ ...input, metadata: m } as ApiObject) as PlainObject;
+    const errs = validateObject(obj, { operation: 'create' });
+    if (errs.length > 0) throw fieldErrors(info.kind, str(m.name) || str(m.generateName), errs);
+    obj = toStorageVersion(obj as ApiObject) as PlainObject;
+    const om = { ...meta(obj), uid: randomUUID(), creationTimestamp: this.stamp() };
+    obj = { ...obj, metadata: om };
+    if (info.kind === 'Namespace') {
+      obj = { ...obj, spec: { finalizers: ['kubernetes'], ...(obj.spec as object) }, status: { phase: 'Active' } };
+    } else if (info.kind === 'Pod' && !(obj.status as { phase?: string } | undefined)?.phase) {
+      obj = { ...obj, status: { phase: 'Pending', qosClass: qosClass(obj) } };
+    }
+    return obj;
+  }
+
+  private async checkNamespace(info: KindInfo, obj: PlainObject, deadline?: number): Promise<void> {
+    if (!info.namespaced) return;
+    const ns = str(meta(obj).namespace);
+    if (this.d.store.get('Namespace', '', ns)) return;
+    await this.sync(deadline);
+    const n = this.d.store.get('Namespace', '', ns);
+    if (!n) throw new ApiError(status.NOT_FOUND, `namespaces "${ns}" not found`);
+    if (n.metadata.deletionTimestamp) {
+      throw new ApiError(status.FAILED_PRECONDITION, `${info.plural} "${str(meta(obj).name)}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);
+    }
+  }
+
+  private filterFor(info: KindInfo, labelSel?: string, fieldSel?: string): ((o: StoredObject) => boolean) | undefined {
+    let ls, fs;
+    try {
+      ls = labelSel ? parseSelector(labelSel) : undefined;
+    } catch (e) {
+      throw invalidArgument(`label_selector: ${(e as Error).message}`);
+    }
+    try {
+      fs = fieldSel ? parseFieldSelector(fieldSel, info.kind) : undefined;
+    } catch (e) {
+      throw invalidArgument(`field_selector: ${(e as Error).message}`);
+    }
+    if (!ls && !fs) return undefined;
+    return (o) => (!ls || ls.matches(o.metadata.labels ?? {})) && (!fs || fs.matches(o as unknown as ApiObject));
+  }
+
+  private seal(o: PlainObject): PlainObject {
+    if (o.kind !== 'Secret') return o;
+    if (!this.d.cipher) {
+      throw new ApiError(status.FAILED_PRECONDITION, 'this server has no encryption key (--encryption-key-file): it refuses to store Secrets in plaintext');
+    }
+    return this.d.cipher.encrypt(o as StoredObject) as PlainObject;
+  }
+
+  private reveal(o: StoredObject | PlainObject): PlainObject {
+    if (o.kind === 'Secret' && this.d.cipher && SecretCipher.isEncrypted(o as StoredObject)) {
+      return this.d.cipher.decrypt(o as StoredObject) as PlainObject;
+    }
+    return o as PlainObject;
+  }
+
+  private stamp(): string {
+    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+}
+
+function meta(o: PlainObject): Record<string, unknown> {
+  return (o.metadata ?? {}) as Record<string, unknown>;
+}
+
+function nameOf(o: PlainObject): string {
+  const n = str(meta(o).name);
+  if (!n) throw invalidArgument('metadata.name: Required value');
+  return n;
+}
+
+function str(v: unknown): string {
+  return v === undefined || v === null ? '' : String(v);
+}
+
+function withNamespace(o: PlainObject, info: KindInfo, ns: string): PlainObject {
+  if (!info.namespaced) return o;
+  return { ...o, metadata: { ...meta(o), namespace: ns } };
+}
+
+/** Drop what the server owns from a client's object before an update. */
+function stripServerFields(o: PlainObject): PlainObject {
+  const m = { ...meta(o) };
+  for (const k of ['resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete m[k];
+  const { status: _status, ...rest } = o;
+  return { ...rest, metadata: m };
+}
+
+/** Would replacing `old` with `next` change anything a user controls? */
+function sameDesired(old: PlainObject, next: PlainObject): boolean {
+  const pick = (o: PlainObject) => {
+    const m = meta(o);
+    const { status: _s, metadata: _m, ...rest } = o;
+    return JSON.stringify(canonical({ rest, labels: m.labels ?? {}, annotations: m.annotations ?? {}, owners: m.ownerReferences ?? [], finalizers: m.finalizers ?? [] }));
+  };
+  return pick(old) === pick(next);
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canonical(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  const b = randomBytes(5);
+  let s = '';
+  for (const x of b) s += alphabet[x % alphabet.length];
+  return s;
+}
+
+/** Kubernetes' QoS class of a pod from its containers' requests and limits. */
+function qosClass(pod: PlainObject): string {
+  const spec = (pod.spec ?? {}) as { containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[]; initContainers?: typeof spec.containers };
+  const cs = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+  let any = false;
+  let guaranteed = true;
+  for (const c of cs) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    if (Object.keys(req).length > 0 || Object.keys(lim).length > 0) any = true;
+    for (const r of ['cpu', 'memory']) {
+      if (!lim[r] || (req[r] !== undefined && req[r] !== lim[r])) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}

@@ -1,0 +1,162 @@
+/**
+ * One control-plane replica: the Raft replica, the object store as its state machine
+ * (both in one LevelDB), and the berth.v1 gRPC API. Leader-only duties start once this
+ * replica leads and has committed in its term.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { mkdirSync } from 'node:fs';
+import { kindInfo } from '../api/index.ts';
+import { LogStore, Replica, type NodeId, type ReplicaOptions } from '../raft/index.ts';
+import { LevelKV, ObjectStore, SecretCipher } from '../store/index.ts';
+import { StoreMachine } from './machine.ts';
+import { ObjectsApi } from './objects.ts';
+import { Proposer } from './proposer.ts';
+import { clusterService, loadApi, objectsService } from './service.ts';
+
+/** The object store's keys live behind this first byte, beside the Raft log's 0x01..0x06. */
+const STORE_PREFIX = new Uint8Array([0x10]);
+
+export interface ServerOptions {
+  id: NodeId;
+  clusterId: string;
+  dataDir: string;
+  /** Client API address, e.g. 127.0.0.1:8001 (port 0: any). */
+  listen: string;
+  /** Raft peer addresses of every member, this one's included. */
+  peers: Map<NodeId, string>;
+  /** Join a running cluster instead of bootstrapping a new one. */
+  join: boolean;
+  /** AES-256 key for Secrets at rest; without it Secrets are refused. */
+  encryptionKeyFile?: string;
+  tickMs?: number;
+  logger?: ReplicaOptions['logger'];
+  fsyncDelayMs?: number;
+  snapshotEntries?: number;
+}
+
+const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export class BerthServer {
+  private grpcServer!: grpc.Server;
+  private port = 0;
+  private leaderDuties: AbortController | undefined;
+  private bookmarkTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly opts: ServerOptions,
+    readonly replica: Replica,
+    readonly store: ObjectStore,
+    readonly api: ObjectsApi,
+    private readonly proposer: Proposer,
+  ) {}
+
+  static async start(opts: ServerOptions): Promise<BerthServer> {
+    const log = opts.logger ?? nullLogger;
+    mkdirSync(opts.dataDir, { recursive: true });
+    const cipher = opts.encryptionKeyFile ? SecretCipher.fromKeyFile(opts.encryptionKeyFile) : undefined;
+    const logStore = await LogStore.open(opts.dataDir, { fsyncDelayMs: opts.fsyncDelayMs ?? 0, logger: log });
+    const store = await ObjectStore.open(new LevelKV(logStore.database, STORE_PREFIX), {
+      kindInfo: (k) => {
+        const i = kindInfo(k);
+        return i ? { plural: i.plural, namespaced: i.namespaced } : undefined;
+      },
+      logger: log,
+    });
+    const machine = new StoreMachine(store);
+    const peerListen = opts.peers.get(opts.id);
+    if (!peerListen) throw new Error(`--peers does not list this replica's id ${opts.id}`);
+    const replica = await Replica.start({
+      id: opts.id,
+      clusterId: opts.clusterId,
+      dataDir: opts.dataDir,
+      logStore,
+      listen: peerListen,
+      peers: opts.peers,
+      bootstrap: opts.join ? [] : [...opts.peers.keys()],
+      stateMachine: machine,
+      tickMs: opts.tickMs ?? 20,
+      logger: log,
+      ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
+    });
+    const proposer = new Proposer(replica);
+    machine.proposer = proposer;
+    const api = new ObjectsApi({ replica, store, proposer, cipher });
+    const server = new BerthServer(opts, replica, store, api, proposer);
+    await server.serve();
+    replica.onStateChange((role) => server.onRole(role));
+    server.onRole(replica.status().role);
+    server.bookmarkTimer = setInterval(() => store.bookmark(), 10_000);
+    server.bookmarkTimer.unref();
+    return server;
+  }
+
+  get apiPort(): number {
+    return this.port;
+  }
+
+  get apiAddress(): string {
+    const host = this.opts.listen.slice(0, this.opts.listen.lastIndexOf(':'));
+    return `${host}:${this.port}`;
+  }
+
+  private async serve(): Promise<void> {
+    const pkg = loadApi();
+    this.grpcServer = new grpc.Server({
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    const deps = { api: this.api, replica: this.replica, clusterId: this.opts.clusterId, apiAddress: () => this.apiAddress };
+    this.grpcServer.addService((pkg.Objects as grpc.ServiceClientConstructor).service, objectsService(deps));
+    this.grpcServer.addService((pkg.Cluster as grpc.ServiceClientConstructor).service, clusterService(deps));
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.grpcServer.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  }
+
+  /**
+   * Leader duties run while this replica leads (ARCHITECTURE rule 4): they start after
+   * the leader has committed in its term and stop at once when leadership is lost.
+   */
+  private onRole(role: string): void {
+    if (role === 'leader' && !this.leaderDuties) {
+      const ac = new AbortController();
+      this.leaderDuties = ac;
+      void this.runLeaderDuties(ac.signal);
+    } else if (role !== 'leader' && this.leaderDuties) {
+      this.leaderDuties.abort();
+      this.leaderDuties = undefined;
+    }
+  }
+
+  private async runLeaderDuties(signal: AbortSignal): Promise<void> {
+    // The first read index of a new leader completes once its no-op has committed.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await this.replica.readIndex(2000);
+        await this.api.ensureNamespaces(Date.now() + 5000);
+        return;
+      } catch (e) {
+        if (signal.aborted) return;
+        this.opts.logger?.warn(`leader duties: ${(e as Error).message}; retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.leaderDuties?.abort();
+    clearInterval(this.bookmarkTimer);
+    await new Promise<void>((resolve) => {
+      this.grpcServer.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 2000).unref();
+    });
+    await this.replica.stop();
+    this.proposer.failAll(new Error('server stopped'));
+    await this.store.close();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The gRPC face of a replica: berth.v1.Objects and berth.v1.Cluster. Converts between
+ * wire messages and plain objects, honours deadlines, maps errors to status codes.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+import type { Replica } from '../raft/index.ts';
+import type { WatchEvent, WatchHandle } from '../store/index.ts';
+import { fromWire, toWire, WireFormatError, type PlainObject, type WireObject } from './convert.ts';
+import { ApiError, invalidArgument, toServiceError } from './errors.ts';
+import type { ObjectsApi } from './objects.ts';
+
+export const API_PROTO = fileURLToPath(new URL('../../proto/berth/v1/api.proto', import.meta.url));
+export const VERSION = '0.1.0';
+
+export const PROTO_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** The berth.v1 package as a grpc-js object (services and client constructors). */
+export function loadApi(): grpc.GrpcObject {
+  const def = protoLoader.loadSync(API_PROTO, PROTO_OPTIONS);
+  return (grpc.loadPackageDefinition(def).berth as grpc.GrpcObject).v1 as grpc.GrpcObject;
+}
+
+/** Wire events buffered per watcher before it is cut off as too slow. */
+const MAX_WATCH_BACKLOG = 20_000;
+const DEFAULT_DEADLINE_MS = 10_000;
+
+export interface ServiceDeps {
+  api: ObjectsApi;
+  replica: Replica;
+  clusterId: string;
+  apiAddress: () => string;
+}
+
+type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): number {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : Infinity;
+  return Math.min(ms, Date.now() + DEFAULT_DEADLINE_MS);
+}
+
+function unary<Req, Res>(fn: (req: Req, deadline: number) => Promise<Res>): Unary<Req, Res> {
+  return (call, callback) => {
+    let req: Req;
+    try {
+      req = call.request;
+    } catch (e) {
+      callback(toServiceError(invalidArgument((e as Error).message)) as grpc.ServiceError);
+      return;
+    }
+    fn(req, deadlineOf(call)).then(
+      (res) => callback(null, res),
+      (e) => callback(toServiceError(e instanceof WireFormatError ? invalidArgument(e.message) : e) as grpc.ServiceError),
+    );
+  };
+}
+
+interface ObjectReq {
+  object?: WireObject;
+  options?: { dry_run?: boolean };
+}
+
+interface RefReq {
+  ref?: { kind: string; namespace: string; name: string };
+}
+
+export function objectsService(d: ServiceDeps): grpc.UntypedServiceImplementation {
+  const { api } = d;
+  return {
+    Create: unary<ObjectReq, WireObject>(async (req, deadline) =>
+      toWire(await api.create(fromWire(req.object), { dryRun: Boolean(req.options?.dry_run), deadline })),
+    ),
+    Update: unary<ObjectReq, WireObject>(async (req, deadline) =>
+      toWire(await api.update(fromWire(req.object), { dryRun: Boolean(req.options?.dry_run), deadline })),
+    ),
+    UpdateStatus: unary<ObjectReq, WireObject>(async (req, deadline) =>
+      toWire(await api.update(fromWire(req.object), { dryRun: Boolean(req.options?.dry_run), deadline, status: true })),
+    ),
+    Apply: unary<ObjectReq, { object: WireObject; outcome: string }>(async (req, deadline) => {
+      const r = await api.apply(fromWire(req.object), { dryRun: Boolean(req.options?.dry_run), deadline });
+      return { object: toWire(r.object), outcome: r.outcome };
+    }),
+    Delete: unary<
+      RefReq & {
+        precondition_uid: string;
+        precondition_resource_version: string;
+        grace_period_seconds?: number | null;
+        propagation_policy: string;
+        options?: { dry_run?: boolean };
+      },
+      WireObject
+    >(async (req, deadline) => {
+      const ref = requireRef(req);
+      return toWire(
+        await api.delete(ref.kind, ref.namespace, ref.name, {
+          preconditionUid: req.precondition_uid,
+          preconditionResourceVersion: req.precondition_resource_version,
+          ...(req.grace_period_seconds !== undefined && req.grace_period_seconds !== null ? { gracePeriodSeconds: Number(req.grace_period_seconds) } : {}),
+          propagationPolicy: req.propagation_policy,
+          dryRun: Boolean(req.options?.dry_run),
+          deadline,
+        }),
+      );
+    }),
+    Get: unary<RefReq & { serializable: boolean }, WireObject>(async (req, deadline) => {
+      const ref = requireRef(req);
+      return toWire(await api.get(ref.kind, ref.namespace, ref.name, { serializable: req.serializable, deadline }));
+    }),
+    List: unary<
+      { kind: string; namespace: string; label_selector: string; field_selector: string; limit: number; continue: string; serializable: boolean },
+      { items: WireObject[]; resource_version: string; continue: string }
+    >(async (req, deadline) => {
+      if (!req.kind) throw invalidArgument('kind: Required value');
+      const r = await api.list({
+        kind: req.kind,
+        namespace: req.namespace,
+        labelSelector: req.label_selector,
+        fieldSelector: req.field_selector,
+        limit: Number(req.limit) || 0,
+        continue: req.continue,
+        serializable: req.serializable,
+        deadline,
+      });
+      return { items: r.items.map(toWire), resource_version: r.resourceVersion, continue: r.continue ?? '' };
+    }),
+    Watch: (call: grpc.ServerWritableStream<{ kind: string; namespace: string; label_selector: string; field_selector: string; resource_version: string; allow_bookmarks: boolean }, unknown>) =>
+      serveWatch(d, call),
+  };
+}
+
+/**
+ * Stream a watch. Events are produced synchronously by the store; the stream drains them
+ * respecting backpressure, and a watcher that falls too far behind is cut off
+ * (RESOURCE_EXHAUSTED) so that it relists rather than pins memory.
+ */
+function serveWatch(
+  d: ServiceDeps,
+  call: grpc.ServerWritableStream<{ kind: string; namespace: string; label_selector: string; field_selector: string; resource_version: string; allow_bookmarks: boolean }, unknown>,
+): void {
+  const req = call.request;
+  const backlog: unknown[] = [];
+  let handle: WatchHandle | undefined;
+  let done = false;
+  let waitingDrain = false;
+  const finish = (err?: Partial<grpc.ServiceError>) => {
+    if (done) return;
+    done = true;
+    handle?.cancel();
+    if (err) call.emit('error', err);
+    else call.end();
+  };
+  const pump = () => {
+    while (!done && !waitingDrain && backlog.length > 0) {
+      const ok = call.write(backlog.shift());
+      if (!ok) {
+        waitingDrain = true;
+        call.once('drain', () => {
+          waitingDrain = false;
+          pump();
+        });
+      }
+    }
+  };
+  const onEvent = (ev: WatchEvent) => {
+    if (done) return;
+    if (ev.type === 'ERROR') {
+      finish(toServiceError(new ApiError(grpc.status.ABORTED, `watch closed: ${(ev as { error?: Error }).error?.message ?? 'store reset'}; relist`)));
+      return;
+    }
+    const wire =
+      ev.type === 'BOOKMARK'
+        ? { type: 'BOOKMARK', object: null, resource_version: String(ev.resourceVersion) }
+        : { type: ev.type, object: toWire(ev.object as PlainObject), resource_version: String(ev.resourceVersion) };
+    backlog.push(wire);
+    if (backlog.length > MAX_WATCH_BACKLOG) {
+      finish(toServiceError(new ApiError(grpc.status.RESOURCE_EXHAUSTED, 'watcher is too slow: more than 20000 events behind; relist')));
+      return;
+    }
+    pump();
+  };
+  call.on('cancelled', () => finish());
+  call.on('close', () => finish());
+  d.api
+    .watch(
+      {
+        kind: req.kind,
+        namespace: req.namespace,
+        labelSelector: req.label_selector,
+        fieldSelector: req.field_selector,
+        resourceVersion: req.resource_version,
+        allowBookmarks: req.allow_bookmarks,
+      },
+      onEvent,
+    )
+    .then(
+      (h) => {
+        handle = h;
+        if (done) h.cancel();
+      },
+      (e) => finish(toServiceError(e)),
+    );
+}
+
+function requireRef(req: RefReq): { kind: string; namespace: string; name: string } {
+  const ref = req.ref;
+  if (!ref || !ref.kind) throw invalidArgument('ref.kind: Required value');
+  if (!ref.name) throw invalidArgument('ref.name: Required value');
+  return ref;
+}
+
+export function clusterService(d: ServiceDeps): grpc.UntypedServiceImplementation {
+  const statusOf = () => {
+    const s = d.replica.status();
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      leader_api_address: s.leader === s.id ? d.apiAddress() : '',
+      commit_index: s.commit,
+      applied_index: s.applied,
+      last_index: s.lastIndex,
+      members: s.members.map((m) => ({
+        id: m.id,
+        peer_address: m.addr,
+        api_address: m.id === s.id ? d.apiAddress() : '',
+        voter: m.voter,
+        leader: m.id === s.leader,
+        match_index: m.match,
+        lag: m.lag,
+        progress_state: m.state,
+        active: m.active,
+      })),
+      version: VERSION,
+      cluster_id: d.clusterId,
+    };
+  };
+  return {
+    Status: unary<unknown, unknown>(async () => statusOf()),
+    AddMember: unary<{ id: number; peer_address: string; learner: boolean }, unknown>(async (req, deadline) => {
+      if (!req.id || req.id <= 0) throw invalidArgument('id: Required value: a positive integer');
+      if (!/^[^\s:]+:\d+$/.test(req.peer_address)) throw invalidArgument(`peer_address: Invalid value: "${req.peer_address}": expected host:port`);
+      if (req.learner) await d.replica.addLearner(req.id, req.peer_address);
+      else await d.replica.addVoter(req.id, req.peer_address, Math.max(1, deadline - Date.now()));
+      return { status: statusOf() };
+    }),
+    RemoveMember: unary<{ id: number }, unknown>(async (req) => {
+      if (!req.id || req.id <= 0) throw invalidArgument('id: Required value: a positive integer');
+      await d.replica.removeMember(req.id);
+      return { status: statusOf() };
+    }),
+    TransferLeader: unary<{ to: number }, unknown>(async (req, deadline) => {
+      if (!req.to || req.to <= 0) throw invalidArgument('to: Required value: a positive integer');
+      await d.replica.transferLeader(req.to, Math.max(1, deadline - Date.now()));
+      return { status: statusOf() };
+    }),
+  };
+}
