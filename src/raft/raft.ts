@@ -108,6 +108,14 @@ export class Raft {
   /** Ticks since this node started: the clock of leader leases. */
   private ticks = 0;
   /**
+   * The promise behind a leader's lease: until `ticks` reaches this, the node neither
+   * votes for nor campaigns against the leader (transfers aside). It is set one election
+   * timeout ahead whenever the node acknowledges a lease heartbeat, and starts at one
+   * election timeout in lease mode (an ack may have preceded a crash). Unlike `lead` and
+   * `electionElapsed`, it survives role and term changes.
+   */
+  private promisedUntil = 0;
+  /**
    * The term in which this node last sent a timeoutNow. Its lease stays void for the
    * rest of that term: the transferee's election bypasses the voters' lease refusal, and
    * a timeoutNow may be sent long after the transfer started (once the transferee caught
@@ -151,6 +159,7 @@ export class Raft {
     }
     this.id = cfg.id;
     this.cfg = cfg;
+    if (cfg.readOnlyOption === 'lease') this.promisedUntil = cfg.electionTick;
     this.log = new RaftLog(storage, cfg.applied);
     const { hardState, conf } = storage.initialState();
     this.term = hardState.term;
@@ -170,8 +179,16 @@ export class Raft {
     this.table.tick(this);
   }
 
-  /** Start an election now (as if the election timeout had passed). */
+  /**
+   * Start an election now (as if the election timeout had passed). Not while this node's
+   * promise to a leader's lease holds (see `promisedUntil`): its own vote would help
+   * elect a second leader while the first still serves reads.
+   */
   campaign(): void {
+    if (this.ticks < this.promisedUntil) {
+      this.logInfo('not campaigning: a leader lease this node acknowledged may still be running');
+      return;
+    }
     this.hup(false);
   }
 
@@ -276,14 +293,7 @@ export class Raft {
     }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
-        // With lease reads, a node also refuses votes for one election timeout after it
-        // starts: it may have acknowledged a leader's heartbeat just before a crash, and
-        // that leader may still be serving reads from the lease that ack extended.
-        const inLease =
-          this.cfg.checkQuorum &&
-          ((this.lead !== NONE && this.electionElapsed < this.cfg.electionTick) ||
-            (this.cfg.readOnlyOption === 'lease' && this.ticks < this.cfg.electionTick));
-        if (inLease && !m.transfer) {
+        if (this.inLease() && !m.transfer) {
           // A leader we heard from recently is alive: ignore disruptive candidates (§4.2.3).
           this.logDebug(`ignore ${m.type} from ${m.from} at term ${m.term}: leader ${this.lead} is in lease`);
           return;
@@ -311,6 +321,18 @@ export class Raft {
       return;
     }
     this.table.step(this, m);
+  }
+
+  /**
+   * Does this node ignore (pre)votes at a higher term? With checkQuorum, while it heard
+   * from its leader within the election timeout (§4.2.3); and while it keeps a promise
+   * to a leader's read lease (`promisedUntil`).
+   */
+  private inLease(): boolean {
+    return (
+      (this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.cfg.electionTick) ||
+      this.ticks < this.promisedUntil
+    );
   }
 
   hasReady(): boolean {
@@ -626,8 +648,11 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
       (m.type === 'preVote' && m.term > this.term);
+    // A vote at our own term gets here past inLease(): the term may have come from
+    // someone else's message (e.g. the answer to a stale heartbeat of ours).
+    const promised = this.ticks < this.promisedUntil && !m.transfer && this.vote !== m.from;
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    if (canVote && !promised && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // A pre-vote is answered at the term asked about, so the asker can count it.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (m.type === 'vote') {
@@ -851,6 +876,9 @@ export class Raft {
 
   handleHeartbeat(m: HeartbeatMsg): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    // The leader counts this ack towards its lease: promise not to help elect anyone else
+    // for an election timeout (on our clock, from now: not before the heartbeat was sent).
+    if (leaseTickOf(m.ctx) !== undefined) this.promisedUntil = Math.max(this.promisedUntil, this.ticks + this.cfg.electionTick);
     this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, ctx: m.ctx });
   }
 

@@ -114,11 +114,16 @@ interface PendingProposal {
   reject(e: Error): void;
 }
 
-interface PendingRead {
-  index: number;
+interface ReadWaiter {
   resolve(index: number): void;
   reject(e: Error): void;
   timer: unknown;
+}
+
+/** One ReadIndex round and everyone waiting on it. */
+interface PendingRead {
+  index: number;
+  waiters: Set<ReadWaiter>;
 }
 
 export interface ReplicaStatus {
@@ -161,6 +166,7 @@ export class Replica {
   private readonly stateListeners = new Set<(role: Role, leader: NodeId, term: number) => void>();
   private proposeQueue: { data: Uint8Array; resolve(i: number): void; reject(e: Error): void }[] = [];
   private readonly reads = new Map<string, PendingRead>();
+  private readBatch: PendingRead | undefined;
   private readonly readsWaitingApply: PendingRead[] = [];
   private readonly waiters: { pred: () => boolean; resolve(): void }[] = [];
   private readSeq = 0;
@@ -260,7 +266,9 @@ export class Replica {
     // append, one AppMsg per follower.
     return new Promise((resolve, reject) => {
       this.proposeQueue.push({ data, resolve, reject });
-      if (this.proposeQueue.length === 1) queueMicrotask(() => this.flushProposals());
+      // setImmediate, not a microtask: proposals arriving over many I/O callbacks of one
+      // event-loop turn (e.g. gRPC calls) join one batch.
+      if (this.proposeQueue.length === 1) setImmediate(() => this.flushProposals());
     });
   }
 
@@ -305,7 +313,7 @@ export class Replica {
     if (lead === NONE) throw new ReplicaError('notLeader', 'no leader is known');
     this.forwardQueue.push(data);
     if (this.forwardQueue.length === 1) {
-      queueMicrotask(() => {
+      setImmediate(() => {
         const batch = this.forwardQueue;
         this.forwardQueue = [];
         const to = this.raft.lead;
@@ -329,26 +337,50 @@ export class Replica {
    */
   readIndex(timeoutMs = 5000): Promise<number> {
     this.checkOpen();
+    // Requests made in the same turn of the event loop share one ReadIndex round: the
+    // round starts after all of them were made, so its index serves each of them.
+    return new Promise((resolve, reject) => {
+      let batch = this.readBatch;
+      if (!batch) {
+        batch = { index: 0, waiters: new Set() };
+        this.readBatch = batch;
+        queueMicrotask(() => this.flushReads());
+      }
+      const group = batch;
+      const w: ReadWaiter = { resolve, reject, timer: undefined };
+      w.timer = this.clock.setTimeout(() => {
+        group.waiters.delete(w);
+        reject(new ReplicaError('timeout', `read index timed out after ${timeoutMs} ms`, this.raft.lead, this.addrOf(this.raft.lead)));
+      }, timeoutMs);
+      group.waiters.add(w);
+    });
+  }
+
+  private flushReads(): void {
+    const batch = this.readBatch;
+    this.readBatch = undefined;
+    if (!batch || batch.waiters.size === 0) return;
     const ctx = Buffer.alloc(12);
     ctx.writeUInt32BE(this.id, 0);
     ctx.writeDoubleBE(++this.readSeq, 4);
-    const key = ctx.toString('latin1');
     try {
       this.raft.readIndex(new Uint8Array(ctx));
     } catch (e) {
-      return Promise.reject(this.refusal(e));
+      this.settleReads(batch, this.refusal(e));
+      return;
     }
+    this.reads.set(ctx.toString('latin1'), batch);
     this.schedule();
-    return new Promise((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.reads.delete(key);
-        const i = this.readsWaitingApply.indexOf(pr);
-        if (i >= 0) this.readsWaitingApply.splice(i, 1);
-        reject(new ReplicaError('timeout', `read index timed out after ${timeoutMs} ms`, this.raft.lead, this.addrOf(this.raft.lead)));
-      }, timeoutMs);
-      const pr: PendingRead = { index: 0, resolve, reject, timer };
-      this.reads.set(key, pr);
-    });
+  }
+
+  /** Resolve every waiter of `batch` with its index, or reject them all with `err`. */
+  private settleReads(batch: PendingRead, err?: Error): void {
+    for (const w of batch.waiters) {
+      this.clock.clearTimeout(w.timer);
+      if (err) w.reject(err);
+      else w.resolve(batch.index);
+    }
+    batch.waiters.clear();
   }
 
   /** Hand leadership to `to`; resolves once `to` is the leader we know of. */
@@ -594,8 +626,7 @@ export class Replica {
       const r = this.readsWaitingApply[i]!;
       if (r.index <= this.smApplied) {
         this.readsWaitingApply.splice(i, 1);
-        this.clock.clearTimeout(r.timer);
-        r.resolve(r.index);
+        this.settleReads(r);
       }
     }
   }
@@ -655,8 +686,7 @@ export class Replica {
       const err = new ReplicaError('dropped', 'leadership changed while the read was pending', leader, this.addrOf(leader));
       for (const [key, r] of this.reads) {
         this.reads.delete(key);
-        this.clock.clearTimeout(r.timer);
-        r.reject(err);
+        this.settleReads(r, err);
       }
     }
   }
@@ -686,10 +716,9 @@ export class Replica {
     this.proposeQueue = [];
     for (const p of this.proposals.values()) p.reject(err);
     this.proposals.clear();
-    for (const r of [...this.reads.values(), ...this.readsWaitingApply]) {
-      this.clock.clearTimeout(r.timer);
-      r.reject(err);
-    }
+    for (const r of [...this.reads.values(), ...this.readsWaitingApply]) this.settleReads(r, err);
+    if (this.readBatch) this.settleReads(this.readBatch, err);
+    this.readBatch = undefined;
     this.reads.clear();
     this.readsWaitingApply.length = 0;
   }

@@ -250,6 +250,8 @@ export class GrpcTransport implements Transport {
   private pendingUnreachable = new Set<NodeId>();
   private pendingSnapshotStatus: Array<[NodeId, boolean]> = [];
   private deferred: NodeJS.Immediate | null = null;
+  private pumpImmediate: NodeJS.Immediate | null = null;
+  private readonly pumpPending = new Set<Peer>();
   private lastWarn = new Map<string, number>();
 
   constructor(opts: GrpcTransportOptions) {
@@ -354,7 +356,7 @@ export class GrpcTransport implements Transport {
         let bytes = 0;
         for (const m of group) bytes += estimateSize(m);
         this.enqueue(p, group, bytes);
-        this.pump(p);
+        this.schedulePump(p);
       }
     } catch (err) {
       // Never let a transport problem escape into the Raft loop.
@@ -395,6 +397,9 @@ export class GrpcTransport implements Transport {
     this.stopped = true;
     if (this.deferred !== null) clearImmediate(this.deferred);
     this.deferred = null;
+    if (this.pumpImmediate !== null) clearImmediate(this.pumpImmediate);
+    this.pumpImmediate = null;
+    this.pumpPending.clear();
     this.pendingUnreachable.clear();
     this.pendingSnapshotStatus = [];
     for (const p of this.peers.values()) {
@@ -455,6 +460,22 @@ export class GrpcTransport implements Transport {
       );
       this.reportUnreachable(p.id);
     }
+  }
+
+  /**
+   * Write at the end of this turn of the event loop rather than at once: everything sent
+   * to a peer while handling one round of I/O (many proposals, many acknowledgements)
+   * leaves as one batch, one gRPC message.
+   */
+  private schedulePump(p: Peer): void {
+    this.pumpPending.add(p);
+    if (this.pumpImmediate !== null) return;
+    this.pumpImmediate = setImmediate(() => {
+      this.pumpImmediate = null;
+      const peers = [...this.pumpPending];
+      this.pumpPending.clear();
+      for (const q of peers) this.pump(q);
+    });
   }
 
   /** Write queued batches while the stream accepts them; open the stream if needed. */

@@ -101,33 +101,44 @@ export class ObjectsApi {
     return this.reveal(r.object!);
   }
 
+  /**
+   * Replace an object (or its status). With metadata.resourceVersion the write is
+   * conditional on it. Without, it is validated against the object as this replica has
+   * it and made conditional on that version; a conflict means another write came first,
+   * so it re-reads (linearizably) and tries again, as Kubernetes' GuaranteedUpdate does.
+   * Either way no update is ever validated against one version and applied to another.
+   */
   async update(input: PlainObject, opts: { dryRun?: boolean; deadline?: number; status?: boolean } = {}): Promise<PlainObject> {
     const info = this.kindOfObject(input);
     const name = nameOf(input);
     const ns = this.namespaceFor(info, input);
-    await this.sync(opts.deadline);
-    const current = this.d.store.get(info.kind, ns, name);
-    if (!current) throw notFound(info.plural, name);
-    const old = this.reveal(current);
-    const precondition = str(meta(input).resourceVersion);
-    let next: PlainObject;
-    if (opts.status) {
-      next = { ...old, status: input.status };
-    } else {
-      next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
-      next = toStorageVersion(next as ApiObject) as PlainObject;
+    const wanted = str(meta(input).resourceVersion);
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await this.sync(opts.deadline);
+      let current = this.d.store.get(info.kind, ns, name);
+      if (!current && attempt === 0) {
+        await this.sync(opts.deadline);
+        current = this.d.store.get(info.kind, ns, name);
+      }
+      if (!current) throw notFound(info.plural, name);
+      const old = this.reveal(current);
+      const next = opts.status ? { ...old, status: input.status } : this.desired(input, info, ns);
+      const errs = validateObject(next, { operation: 'update', old: old as ApiObject });
+      if (errs.length > 0) throw fieldErrors(info.kind, name, errs);
+      if (opts.dryRun) return { ...next, status: opts.status ? next.status : old.status };
+      const cmd: Command = {
+        op: opts.status ? 'updateStatus' : 'update',
+        object: this.seal(next) as StoredObject,
+        precondition: { resourceVersion: wanted || str(current.metadata.resourceVersion) },
+        now: this.stamp(),
+      };
+      try {
+        const r = await this.write(cmd, opts.deadline);
+        return this.reveal(r.object!);
+      } catch (e) {
+        if (wanted || !(e instanceof ApiError && e.code === status.ABORTED) || attempt >= 8) throw e;
+      }
     }
-    const errs = validateObject(next, { operation: 'update', old: old as ApiObject });
-    if (errs.length > 0) throw fieldErrors(info.kind, name, errs);
-    if (opts.dryRun) return { ...next, status: opts.status ? next.status : old.status };
-    const cmd: Command = {
-      op: opts.status ? 'updateStatus' : 'update',
-      object: this.seal(next) as StoredObject,
-      ...(precondition ? { precondition: { resourceVersion: precondition } } : {}),
-      now: this.stamp(),
-    };
-    const r = await this.write(cmd, opts.deadline);
-    return this.reveal(r.object!);
   }
 
   /**
@@ -139,13 +150,17 @@ export class ObjectsApi {
     const name = nameOf(input);
     const ns = this.namespaceFor(info, input);
     for (let attempt = 0; ; attempt++) {
-      await this.sync(opts.deadline);
-      const current = this.d.store.get(info.kind, ns, name);
+      // The first attempt trusts this replica's state when it has the object; a missing
+      // object or a lost race is checked against the leader's.
+      let current = attempt === 0 ? this.d.store.get(info.kind, ns, name) : undefined;
+      if (!current) {
+        await this.sync(opts.deadline);
+        current = this.d.store.get(info.kind, ns, name);
+      }
       try {
         if (!current) return { object: await this.create(input, opts), outcome: 'created' };
         const old = this.reveal(current);
-        let next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
-        next = toStorageVersion(next as ApiObject) as PlainObject;
+        const next = this.desired(input, info, ns);
         const errs = validateObject(next, { operation: 'update', old: old as ApiObject });
         if (errs.length > 0) throw fieldErrors(info.kind, name, errs);
         if (sameDesired(old, next)) return { object: old, outcome: 'unchanged' };
@@ -156,10 +171,17 @@ export class ObjectsApi {
         );
         return { object: this.reveal(r.object!), outcome: 'configured' };
       } catch (e) {
-        const raced = e instanceof ApiError && (e.code === status.ABORTED || e.code === status.ALREADY_EXISTS);
-        if (!raced || attempt >= 4) throw e;
+        // Lost a race, or this replica's state was behind (the object was just deleted).
+        const raced = e instanceof ApiError && (e.code === status.ABORTED || e.code === status.ALREADY_EXISTS || e.code === status.NOT_FOUND);
+        if (!raced || attempt >= 8) throw e;
       }
     }
+  }
+
+  /** What the client asks for, defaulted, in storage version, without server-owned fields. */
+  private desired(input: PlainObject, info: KindInfo, ns: string): PlainObject {
+    const next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
+    return toStorageVersion(next as ApiObject) as PlainObject;
   }
 
   async delete(kind: string, namespace: string, name: string, opts: DeleteOptions = {}): Promise<PlainObject> {
@@ -297,12 +319,14 @@ export class ObjectsApi {
   }
 
   private kindOfObject(o: PlainObject): KindInfo {
-    if (!o.kind) throw invalidArgument('kind: Required value');
-    if (!o.apiVersion) throw invalidArgument('apiVersion: Required value');
-    const info = kindForVersion(String(o.apiVersion), String(o.kind));
+    const info = o.kind && o.apiVersion ? kindForVersion(String(o.apiVersion), String(o.kind)) : undefined;
     if (!info) {
+      // apiVersion or kind missing or not served: the errors as they are (decoding errors
+      // have no "X is invalid" header), and in the trailer like every other field error.
       const errs = validateObject(o);
-      throw invalidArgument(errs.length > 0 ? errs.map((e) => e.toString()).join('\n') : `no kind "${o.kind}" is registered for version "${o.apiVersion}"`);
+      if (errs.length === 0) throw invalidArgument(`no kind "${str(o.kind)}" is registered for version "${str(o.apiVersion)}"`);
+      const structured = fieldErrors(str(o.kind), str(meta(o).name), errs);
+      throw new ApiError(status.INVALID_ARGUMENT, errs.map((e) => e.toString()).join('\n'), structured.trailers);
     }
     return info;
   }

@@ -1,0 +1,162 @@
+/**
+ * The object API under load: three durable replicas (processes), 256-byte ConfigMap
+ * updates at 64 and 256 in flight spread over all replicas, and linearizable Gets at 64
+ * in flight. Load comes from worker processes (one per replica endpoint) so that the
+ * generator is not the bottleneck; server and generator CPU are read from /proc.
+ *
+ *   npm run bench -- api [--seconds 10] [--objects 1000]
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ServerCluster } from '../src/cli/server-cluster.ts';
+import { freePorts } from '../src/cli/proc-cluster.ts';
+import { BerthClient } from '../src/client/client.ts';
+import { benchArgs, log, percentile, round, scratchDir } from './lib/util.ts';
+import { procCpuMicros } from './lib/proc-cpu.ts';
+
+interface WorkerResult {
+  ops: number;
+  errors: number;
+  lat: number[];
+  cpuMicros: number;
+  firstError?: string;
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+if (process.env.BERTH_BENCH_WORKER) {
+  // A load worker: closed loop against one endpoint.
+  const cfg = JSON.parse(process.env.BERTH_BENCH_WORKER) as { endpoint: string; op: string; inflight: number; seconds: number; objects: number; offset: number; stride: number };
+  const client = new BerthClient({ endpoints: [cfg.endpoint], timeoutMs: 30_000 });
+  const value = 'x'.repeat(256);
+  const lat: number[] = [];
+  let ops = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + cfg.seconds * 1000;
+  let n = cfg.offset;
+  const loop = async () => {
+    while (performance.now() < end) {
+      const name = `cm-${n % cfg.objects}`;
+      n += cfg.stride;
+      const t = performance.now();
+      try {
+        if (cfg.op === 'update') {
+          await client.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v: value } });
+        } else {
+          await client.get('ConfigMap', 'default', name);
+        }
+        lat.push(performance.now() - t);
+        ops++;
+      } catch (e) {
+        errors++;
+        firstError ??= (e as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: cfg.inflight }, loop));
+  const c = process.cpuUsage(cpu0);
+  client.close();
+  process.send!({ ops, errors, lat, cpuMicros: c.user + c.system, ...(firstError ? { firstError } : {}) } satisfies WorkerResult);
+  process.disconnect();
+} else {
+  await main();
+}
+
+async function runWorkers(endpoints: string[], op: string, inflight: number, seconds: number, objects: number): Promise<WorkerResult[]> {
+  const per = Math.max(1, Math.round(inflight / endpoints.length));
+  return Promise.all(
+    endpoints.map(
+      (endpoint, i) =>
+        new Promise<WorkerResult>((resolve, reject) => {
+          const child = fork(SELF, [], {
+            execArgv: process.execArgv,
+            env: { ...process.env, BERTH_BENCH_WORKER: JSON.stringify({ endpoint, op, inflight: per, seconds, objects, offset: i, stride: endpoints.length }) },
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+          child.once('message', (m) => resolve(m as WorkerResult));
+          child.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+        }),
+    ),
+  );
+}
+
+async function main(): Promise<void> {
+  const args = benchArgs({ seconds: 10, objects: 1000 });
+  const dir = scratchDir('bench-api');
+  const ports = await freePorts(6);
+  const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
+  try {
+    await cluster.startAll();
+    const client = new BerthClient({ endpoints: cluster.apiAddresses() });
+    // Wait for a leader and the default namespace.
+    for (let i = 0; ; i++) {
+      try {
+        await client.get('Namespace', '', 'default');
+        break;
+      } catch (e) {
+        if (i > 200) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    log(`creating ${args.objects} ConfigMaps`);
+    const value = 'x'.repeat(256);
+    for (let i = 0; i < args.objects; i += 64) {
+      await Promise.all(
+        Array.from({ length: Math.min(64, args.objects - i) }, (_, j) =>
+          client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i + j}`, namespace: 'default' }, data: { v: value } }),
+        ),
+      );
+    }
+    client.close();
+    const leaderChangesBefore = await leaderTerm(cluster);
+    const runs = [];
+    for (const [op, inflight] of [
+      ['update', 64],
+      ['update', 256],
+      ['get', 64],
+    ] as const) {
+      const pids = [1, 2, 3].map((id) => cluster.pid(id)!);
+      const cpu0 = pids.map(procCpuMicros);
+      const t0 = performance.now();
+      const res = await runWorkers(cluster.apiAddresses(), op, inflight, args.seconds, args.objects);
+      const elapsed = (performance.now() - t0) / 1000;
+      const serverCpu = pids.map(procCpuMicros).reduce((a, b, i) => a + b - cpu0[i]!, 0);
+      const lat = res.flatMap((r) => r.lat).sort((a, b) => a - b);
+      const ops = res.reduce((a, r) => a + r.ops, 0);
+      const errors = res.reduce((a, r) => a + r.errors, 0);
+      const genCpu = res.reduce((a, r) => a + r.cpuMicros, 0);
+      const run = {
+        op,
+        inflight,
+        ops,
+        errors,
+        opsPerSec: Math.round(ops / args.seconds),
+        p50Ms: round(percentile(lat, 50)),
+        p99Ms: round(percentile(lat, 99)),
+        serverCpuUsPerOp: Math.round(serverCpu / Math.max(1, ops)),
+        loadgenCpuUsPerOp: Math.round(genCpu / Math.max(1, ops)),
+        wallSeconds: round(elapsed, 1),
+      };
+      const firstError = res.find((r) => r.firstError)?.firstError;
+      log(`${op} @${inflight}: ${run.opsPerSec} ops/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, server ${run.serverCpuUsPerOp} us/op, load generator ${run.loadgenCpuUsPerOp} us/op, errors ${errors}${firstError ? ` (${firstError})` : ''}`);
+      runs.push(run);
+    }
+    const leaderChanges = (await leaderTerm(cluster)) - leaderChangesBefore;
+    await cluster.stopAll();
+    process.stdout.write(`${JSON.stringify({ bench: 'api', replicas: 3, durable: true, valueBytes: 256, runs, leaderChanges })}\n`);
+  } catch (e) {
+    await cluster.stopAll();
+    throw e;
+  }
+}
+
+async function leaderTerm(cluster: ServerCluster): Promise<number> {
+  const c = new BerthClient({ endpoints: cluster.apiAddresses() });
+  try {
+    return (await c.status()).term;
+  } finally {
+    c.close();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Watch fan-out: 1,000 watchers on one replica, each following its own ConfigMap (a
+ * field selector, as node agents follow their own pods), plus one watcher of the whole
+ * namespace; a writer changes the ConfigMaps at 1,000 changes/s through another replica.
+ * Delivery latency is from the moment the update is sent to the moment the event
+ * arrives (commit included).
+ *
+ *   npm run bench -- watch [--watchers 1000] [--rate 1000] [--seconds 10]
+ */
+import { ServerCluster } from '../src/cli/server-cluster.ts';
+import { freePorts } from '../src/cli/proc-cluster.ts';
+import { BerthClient } from '../src/client/client.ts';
+import { benchArgs, log, percentile, round, scratchDir } from './lib/util.ts';
+
+const args = benchArgs({ watchers: 1000, rate: 1000, seconds: 10 });
+const dir = scratchDir('bench-watch');
+const ports = await freePorts(6);
+const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
+try {
+  await cluster.startAll();
+  const writer = new BerthClient({ endpoints: [cluster.apiAddress(2), cluster.apiAddress(3)] });
+  for (let i = 0; ; i++) {
+    try {
+      await writer.get('Namespace', '', 'default');
+      break;
+    } catch (e) {
+      if (i > 200) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const n = args.watchers;
+  log(`creating ${n} ConfigMaps`);
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, (_, j) =>
+        writer.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `w-${i + j}`, namespace: 'default' }, data: { seq: '0' } }),
+      ),
+    );
+  }
+  // Watchers share a few HTTP/2 connections, as many agents behind one proxy would.
+  const watchClients = Array.from({ length: 4 }, () => new BerthClient({ endpoints: [cluster.apiAddress(1)] }));
+  const sentAt = new Map<string, number>();
+  const lat: number[] = [];
+  let received = 0;
+  let allReceived = 0;
+  let broken = 0;
+  const cancels: (() => void)[] = [];
+  const start = (await writer.list('ConfigMap', { namespace: 'default', limit: 1 })).resourceVersion;
+  for (let i = 0; i < n; i++) {
+    cancels.push(
+      watchClients[i % watchClients.length]!.watch(
+        'ConfigMap',
+        { namespace: 'default', fieldSelector: `metadata.name=w-${i}`, resourceVersion: start },
+        (ev) => {
+          if (ev.type !== 'MODIFIED') return;
+          const key = `${ev.object?.metadata?.name}/${(ev.object?.data as Record<string, string>)?.seq}`;
+          const t = sentAt.get(key);
+          if (t !== undefined) {
+            lat.push(performance.now() - t);
+            received++;
+          }
+        },
+        (err) => {
+          if (err) broken++;
+        },
+      ),
+    );
+  }
+  cancels.push(
+    watchClients[0]!.watch('ConfigMap', { namespace: 'default', resourceVersion: start }, (ev) => {
+      if (ev.type === 'MODIFIED') allReceived++;
+    }, (err) => {
+      if (err) broken++;
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 1000)); // let every stream open
+  log(`${n} watchers open; writing ${args.rate} changes/s for ${args.seconds} s`);
+  let sent = 0;
+  let failed = 0;
+  const total = args.rate * args.seconds;
+  const t0 = performance.now();
+  const inflight: Promise<unknown>[] = [];
+  while (sent < total) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * args.rate);
+    while (sent < Math.min(due, total)) {
+      const i = sent % n;
+      const seq = String(Math.floor(sent / n) + 1);
+      sentAt.set(`w-${i}/${seq}`, performance.now());
+      sent++;
+      inflight.push(
+        writer.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `w-${i}`, namespace: 'default' }, data: { seq } }).catch(() => {
+          failed++;
+        }),
+      );
+    }
+    if (inflight.length > 2000) await Promise.all(inflight.splice(0));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(inflight);
+  const writeSeconds = (performance.now() - t0) / 1000;
+  const deadline = Date.now() + 10_000;
+  while (received + failed < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const c of cancels) c();
+  lat.sort((a, b) => a - b);
+  const result = {
+    bench: 'watch',
+    watchers: n,
+    namespaceWatchers: 1,
+    changesPerSec: Math.round(sent / writeSeconds),
+    changes: sent,
+    writeErrors: failed,
+    delivered: received,
+    deliveredToNamespaceWatcher: allReceived,
+    missing: sent - failed - received,
+    brokenStreams: broken,
+    p50Ms: round(percentile(lat, 50)),
+    p99Ms: round(percentile(lat, 99)),
+    maxMs: round(lat[lat.length - 1] ?? 0),
+  };
+  log(`delivered ${received}/${sent - failed}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+  writer.close();
+  for (const c of watchClients) c.close();
+  await cluster.stopAll();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} catch (e) {
+  await cluster.stopAll();
+  throw e;
+}
