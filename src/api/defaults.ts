@@ -10,7 +10,7 @@
 
 import { toStorageVersion } from './convert.ts';
 import { kindForVersion } from './kinds.ts';
-import { Quantity } from './quantity.ts';
+import { Quantity, tryParseQuantity } from './quantity.ts';
 import type { FieldSchema } from './schema.ts';
 import { schemaFor } from './schema-kinds.ts';
 import type { ApiObject } from './types.ts';
@@ -210,6 +210,8 @@ function defaultRequestsFromLimits(spec: Obj): void {
     const requests = objField(resources, 'requests');
     if (!requests) continue;
     for (const [name, limit] of Object.entries(resources.limits)) {
+      // A malformed limit is reported once, on the limit; copying it would report it twice.
+      if (tryParseQuantity(limit) === undefined) continue;
       if (requests[name] === undefined || requests[name] === null) requests[name] = limit;
     }
   }

@@ -1,30 +1,40 @@
 #!/usr/bin/env node
 /**
- * The `berth` command. Until the object store and API server land, it runs Raft replicas:
- * `berth up` starts a local three-replica cluster, `berth raft-node` runs one replica.
+ * The `berth` command: `berth up` runs a local cluster, `berth server` one control-plane
+ * replica; the client verbs (apply, get, delete, cluster, config, version) talk to the API
+ * the way kubectl talks to Kubernetes. Verbs are loaded on demand.
  */
-import { runRaftNode, RAFT_NODE_USAGE } from './raft-node.ts';
 import { FlagError } from './flags.ts';
-import { runUp, UP_USAGE } from './up.ts';
-import { runServer, SERVER_USAGE } from './server-cmd.ts';
-
-const VERSION = '0.1.0';
+import { ConfigError } from './config.ts';
 
 const USAGE = `berth — a Kubernetes-class container orchestrator
 
 Usage: berth COMMAND [flags]
 
-Commands:
-  up          start a local cluster of three replicas (Ctrl-C stops it)
-  server      run one control-plane replica
-  raft-node   run one bare Raft replica process (benchmarks, tests)
-  version     print the version
+Cluster:
+  up              start a local cluster of three replicas (Ctrl-C stops it)
+  server          run one control-plane replica
+  cluster         status, members, transfer-leader, add-member, remove-member
+
+Objects:
+  apply           create or update objects from manifests (-f FILE|DIR|-)
+  get             display objects
+  delete          delete objects
+  api-resources   the kinds the API serves, with their short names
+
+Client:
+  config          contexts of the client configuration ($BERTH_CONFIG or ~/.berth/config)
+  version         client and server versions
+
+Other:
+  raft-node       run one bare Raft replica process (benchmarks, tests)
 
 Run 'berth COMMAND --help' for a command's flags.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  const help = rest.includes('--help') || rest.includes('-h');
   switch (cmd) {
     case undefined:
     case 'help':
@@ -32,25 +42,78 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(USAGE);
       return 0;
-    case 'version':
-    case '--version':
-      process.stdout.write(`berth ${VERSION}\n`);
+    case '--version': {
+      const { CLIENT_VERSION } = await import('./commands/version.ts');
+      process.stdout.write(`berth ${CLIENT_VERSION}\n`);
       return 0;
-    case 'up':
-      if (rest.includes('--help')) process.stdout.write(UP_USAGE);
-      else await runUp(rest);
-      return 0;
-    case 'server':
-      if (rest.includes('--help')) process.stdout.write(SERVER_USAGE);
+    }
+    case 'up': {
+      const { runUp, UP_USAGE } = await import('./up.ts');
+      if (help) {
+        process.stdout.write(UP_USAGE);
+        return 0;
+      }
+      return runUp(rest);
+    }
+    case 'server': {
+      const { runServer, SERVER_USAGE } = await import('./server-cmd.ts');
+      if (help) process.stdout.write(SERVER_USAGE);
       else await runServer(rest);
       return 0;
-    case 'raft-node':
-      if (rest.includes('--help')) process.stdout.write(RAFT_NODE_USAGE);
+    }
+    case 'raft-node': {
+      const { runRaftNode, RAFT_NODE_USAGE } = await import('./raft-node.ts');
+      if (help) process.stdout.write(RAFT_NODE_USAGE);
       else await runRaftNode(rest);
       return 0;
+    }
+    case 'apply':
+    case 'get':
+    case 'delete':
+    case 'cluster':
+    case 'config':
+    case 'version':
+    case 'api-resources':
+      return runClientVerb(cmd, rest);
     default:
-      process.stderr.write(`Error: unknown command "${cmd}" for "berth"\nRun 'berth --help' for usage.\n`);
+      process.stderr.write(`error: unknown command "${cmd}" for "berth"\nRun 'berth --help' for usage.\n`);
       return 1;
+  }
+}
+
+async function runClientVerb(cmd: string, argv: string[]): Promise<number> {
+  const { processIo } = await import('./commands/common.ts');
+  const { CliError, formatError } = await import('./output/errors.ts');
+  const io = processIo();
+  try {
+    switch (cmd) {
+      case 'apply':
+        return await (await import('./commands/apply.ts')).runApply(argv, io);
+      case 'get':
+        return await (await import('./commands/get.ts')).runGet(argv, io);
+      case 'delete':
+        return await (await import('./commands/delete.ts')).runDelete(argv, io);
+      case 'cluster':
+        return await (await import('./commands/cluster.ts')).runCluster(argv, io);
+      case 'config':
+        return await (await import('./commands/config-cmd.ts')).runConfig(argv, io);
+      case 'version':
+        return await (await import('./commands/version.ts')).runVersion(argv, io);
+      case 'api-resources':
+        return await (await import('./commands/api-resources.ts')).runApiResources(argv, io);
+    }
+    return 1;
+  } catch (e) {
+    if (e instanceof FlagError) {
+      io.error(`error: ${e.message}\nSee 'berth ${cmd} --help' for usage.\n`);
+    } else if (e instanceof CliError || e instanceof ConfigError) {
+      io.error(`error: ${e.message}\n`);
+    } else if (e instanceof Error && (e.name === 'ApiCallError' || e.name === 'ManifestError')) {
+      io.error(formatError(e));
+    } else {
+      io.error(`error: ${(e as Error)?.stack ?? String(e)}\n`);
+    }
+    return 1;
   }
 }
 
@@ -59,7 +122,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (e: Error) => {
-    process.stderr.write(e instanceof FlagError ? `Error: ${e.message}\n` : `Error: ${e.stack ?? e.message}\n`);
+    process.stderr.write(e instanceof FlagError || e instanceof ConfigError ? `error: ${e.message}\n` : `error: ${e.stack ?? e.message}\n`);
     process.exitCode = 1;
   },
 );

@@ -3,6 +3,7 @@
  * `berth up`, the multi-process tests and the benchmarks start clusters with it; it only
  * ever signals processes it started itself.
  */
+import { childExecArgv } from './child-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,7 +83,7 @@ export class ProcCluster {
       fd = openSync(join(this.opts.dir, `replica-${id}.log`), 'a');
       stdio = ['ignore', fd, fd, 'ipc'];
     }
-    const child = fork(MAIN, args, { stdio, execArgv: process.execArgv });
+    const child = fork(MAIN, args, { stdio, execArgv: childExecArgv() });
     if (fd !== undefined) closeSync(fd);
     const p: Proc = {
       id,

@@ -3,6 +3,7 @@
  * the multi-process tests and the API benchmarks start clusters with it. It only ever
  * signals processes it started.
  */
+import { childExecArgv } from './child-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,7 +75,7 @@ export class ServerCluster {
       fd = openSync(join(this.opts.dir, `server-${id}.log`), 'a');
       stdio = ['ignore', fd, fd, 'ipc'];
     }
-    const child = fork(MAIN, args, { stdio, execArgv: process.execArgv });
+    const child = fork(MAIN, args, { stdio, execArgv: childExecArgv() });
     if (fd !== undefined) closeSync(fd);
     const p: Proc = { child, exited: new Promise((r) => child.once('exit', () => r())) };
     this.procs.set(id, p);

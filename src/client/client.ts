@@ -216,7 +216,11 @@ export class BerthClient {
     const n = this.endpoints.length;
     const deadline = Date.now() + this.timeoutMs;
     let last: ApiCallError | undefined;
-    for (let attempt = 0; attempt < n * 3 && Date.now() < deadline; attempt++) {
+    // A round in which every endpoint refused the connection ends the call (the cluster
+    // is down: fail fast, as kubectl does); a replica that answered "no leader yet" means an
+    // election is under way, so keep trying until the deadline.
+    let reachedInRound = false;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
       const i = only ?? this.current;
       const stub = (service === 'objects' ? this.objects : this.cluster)[i]!;
       try {
@@ -226,13 +230,38 @@ export class BerthClient {
       } catch (e) {
         last = toCallError(e as grpc.ServiceError, this.endpoints[i]!);
         if (only !== undefined || last.code !== grpc.status.UNAVAILABLE) throw last;
-        if (!idempotent && /outcome is unknown/.test(last.message)) throw last;
+        if (!idempotent && mayHaveHappened(last.message)) {
+          // The connection broke under the call: later calls try the next replica.
+          if (!/outcome is unknown/.test(last.message)) this.current = (i + 1) % n;
+          throw last;
+        }
+        if (!isConnectionFailure(last.message)) reachedInRound = true;
         this.current = (i + 1) % n;
-        if (attempt % n === n - 1) await new Promise((r) => setTimeout(r, 100 * (1 + attempt / n)));
+        if (attempt % n === n - 1) {
+          if (!reachedInRound && attempt >= n * 2 - 1) break;
+          reachedInRound = false;
+          await new Promise((r) => setTimeout(r, Math.min(500, 50 * (1 + attempt / n))));
+        }
       }
     }
     throw last ?? new ApiCallError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded');
   }
+}
+
+/**
+ * Whether a write that failed with UNAVAILABLE may still have happened, so that sending it
+ * again could apply it twice: the server says its outcome is unknown, or the connection
+ * broke after the call went out (the replica died mid-call). A call that never had a
+ * connection, or that the server refused unread, certainly did not happen.
+ */
+/** The replica could not be reached at all (nothing was sent). */
+function isConnectionFailure(message: string): boolean {
+  return /No connection established|ECONNREFUSED|connect E|Failed to connect|Name resolution failed/i.test(message);
+}
+
+function mayHaveHappened(message: string): boolean {
+  if (/^(\w+: )?No connection established|^Stream refused by server|^Channel closed before call started/.test(message)) return false;
+  return /outcome is unknown|Connection dropped|ECONNRESET|ETIMEDOUT|EPIPE|Write error|Write failed/.test(message);
 }
 
 function toCallError(e: grpc.ServiceError, endpoint: string): ApiCallError {

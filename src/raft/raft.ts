@@ -312,6 +312,8 @@ export class Raft {
         this.send({ type: 'appResp', from: this.id, to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
       } else if (m.type === 'preVote') {
         this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
+      } else {
+        this.logDebug(`ignoring ${m.type} from ${m.from}: stale term ${m.term} < ${this.term}`);
       }
       return;
     }

@@ -113,6 +113,9 @@ export class ObjectsApi {
     const name = nameOf(input);
     const ns = this.namespaceFor(info, input);
     const wanted = str(meta(input).resourceVersion);
+    // Without a precondition a lost race is retried until the deadline, not a fixed number
+    // of times: an unconditional update must not fail with a conflict it never asked for.
+    const until = opts.deadline ?? Date.now() + DEFAULT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.sync(opts.deadline);
       let current = this.d.store.get(info.kind, ns, name);
@@ -136,7 +139,7 @@ export class ObjectsApi {
         const r = await this.write(cmd, opts.deadline);
         return this.reveal(r.object!);
       } catch (e) {
-        if (wanted || !(e instanceof ApiError && e.code === status.ABORTED) || attempt >= 8) throw e;
+        if (wanted || !(e instanceof ApiError && e.code === status.ABORTED) || Date.now() >= until) throw e;
       }
     }
   }
@@ -173,7 +176,10 @@ export class ObjectsApi {
       } catch (e) {
         // Lost a race, or this replica's state was behind (the object was just deleted).
         const raced = e instanceof ApiError && (e.code === status.ABORTED || e.code === status.ALREADY_EXISTS || e.code === status.NOT_FOUND);
-        if (!raced || attempt >= 8) throw e;
+        // A lost race is retried until the deadline (as update is); NotFound only a few
+        // times, since it may simply be true (e.g. the namespace does not exist).
+        const budgetLeft = (opts.deadline ?? Infinity) > Date.now();
+        if (!raced || !budgetLeft || (e.code === status.NOT_FOUND && attempt >= 3)) throw e;
       }
     }
   }
@@ -181,7 +187,7 @@ export class ObjectsApi {
   /** What the client asks for, defaulted, in storage version, without server-owned fields. */
   private desired(input: PlainObject, info: KindInfo, ns: string): PlainObject {
     const next = defaultObject(withNamespace(stripServerFields(input), info, ns) as ApiObject) as PlainObject;
-    return toStorageVersion(next as ApiObject) as PlainObject;
+    return serverDefaults(toStorageVersion(next as ApiObject) as PlainObject);
   }
 
   async delete(kind: string, namespace: string, name: string, opts: DeleteOptions = {}): Promise<PlainObject> {
@@ -348,8 +354,9 @@ export class ObjectsApi {
     obj = toStorageVersion(obj as ApiObject) as PlainObject;
     const om = { ...meta(obj), uid: randomUUID(), creationTimestamp: this.stamp() };
     obj = { ...obj, metadata: om };
+    obj = serverDefaults(obj);
     if (info.kind === 'Namespace') {
-      obj = { ...obj, spec: { finalizers: ['kubernetes'], ...(obj.spec as object) }, status: { phase: 'Active' } };
+      obj = { ...obj, status: { phase: 'Active' } };
     } else if (info.kind === 'Pod' && !(obj.status as { phase?: string } | undefined)?.phase) {
       obj = { ...obj, status: { phase: 'Pending', qosClass: qosClass(obj) } };
     }
@@ -452,6 +459,15 @@ function canonical(v: unknown): unknown {
     return out;
   }
   return v;
+}
+
+/** Defaults the API server adds beyond src/api's (applied on create and on every update). */
+function serverDefaults(o: PlainObject): PlainObject {
+  if (o.kind === 'Namespace' && !(o.spec as { finalizers?: unknown } | undefined)?.finalizers) {
+    // The namespace controller's finalizer: content is removed before the namespace goes.
+    return { ...o, spec: { ...(o.spec as object), finalizers: ['kubernetes'] } };
+  }
+  return o;
 }
 
 function randomSuffix(): string {
