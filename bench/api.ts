@@ -10,7 +10,11 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
 import { freePorts } from '../src/cli/proc-cluster.ts';
+import protobuf from 'protobufjs';
 import { BerthClient } from '../src/client/client.ts';
+import { toWire } from '../src/server/convert.ts';
+import { API_PROTO } from '../src/server/service.ts';
+import { RawGrpcSession, grpcFrame } from './lib/raw-h2.ts';
 import { benchArgs, log, percentile, round, scratchDir } from './lib/util.ts';
 import { procCpuMicros } from './lib/proc-cpu.ts';
 
@@ -25,10 +29,25 @@ interface WorkerResult {
 const SELF = fileURLToPath(import.meta.url);
 
 if (process.env.BERTH_BENCH_WORKER) {
-  // A load worker: closed loop against one endpoint.
+  // A load worker: closed loop against one endpoint over a minimal HTTP/2 client, with
+  // every request encoded once up front (the generator must stay cheap next to servers).
   const cfg = JSON.parse(process.env.BERTH_BENCH_WORKER) as { endpoint: string; op: string; inflight: number; seconds: number; objects: number; offset: number; stride: number };
-  const client = new BerthClient({ endpoints: [cfg.endpoint], timeoutMs: 30_000 });
+  const root = new protobuf.Root().loadSync(API_PROTO, { keepCase: true });
+  const UpdateRequest = root.lookupType('berth.v1.UpdateRequest');
+  const GetRequest = root.lookupType('berth.v1.GetRequest');
   const value = 'x'.repeat(256);
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < cfg.objects; i++) {
+    const name = `cm-${i}`;
+    const msg =
+      cfg.op === 'update'
+        ? UpdateRequest.encode(UpdateRequest.fromObject({ object: toWire({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v: value } }) })).finish()
+        : GetRequest.encode(GetRequest.fromObject({ ref: { kind: 'ConfigMap', namespace: 'default', name } })).finish();
+    bodies.push(grpcFrame(msg));
+  }
+  const path = cfg.op === 'update' ? '/berth.v1.Objects/Update' : '/berth.v1.Objects/Get';
+  const [host, port] = [cfg.endpoint.slice(0, cfg.endpoint.lastIndexOf(':')), Number(cfg.endpoint.slice(cfg.endpoint.lastIndexOf(':') + 1))];
+  const session = new RawGrpcSession(host, port, 5000);
   const lat: number[] = [];
   let ops = 0;
   let errors = 0;
@@ -38,15 +57,11 @@ if (process.env.BERTH_BENCH_WORKER) {
   let n = cfg.offset;
   const loop = async () => {
     while (performance.now() < end) {
-      const name = `cm-${n % cfg.objects}`;
+      const body = bodies[n % cfg.objects]!;
       n += cfg.stride;
       const t = performance.now();
       try {
-        if (cfg.op === 'update') {
-          await client.update({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { v: value } });
-        } else {
-          await client.get('ConfigMap', 'default', name);
-        }
+        await session.call(path, body);
         lat.push(performance.now() - t);
         ops++;
       } catch (e) {
@@ -57,9 +72,9 @@ if (process.env.BERTH_BENCH_WORKER) {
   };
   await Promise.all(Array.from({ length: cfg.inflight }, loop));
   const c = process.cpuUsage(cpu0);
-  client.close();
-  process.send!({ ops, errors, lat, cpuMicros: c.user + c.system, ...(firstError ? { firstError } : {}) } satisfies WorkerResult);
-  process.disconnect();
+  session.close();
+  // Disconnect only once the (large) result has been handed over, or it may be lost.
+  process.send!({ ops, errors, lat, cpuMicros: c.user + c.system, ...(firstError ? { firstError } : {}) } satisfies WorkerResult, undefined, {}, () => process.disconnect());
 } else {
   await main();
 }
@@ -76,14 +91,14 @@ async function runWorkers(endpoints: string[], op: string, inflight: number, sec
             stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           });
           child.once('message', (m) => resolve(m as WorkerResult));
-          child.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+          child.once('exit', (code) => reject(new Error(`load worker exited (code ${code}) without a result`)));
         }),
     ),
   );
 }
 
 async function main(): Promise<void> {
-  const args = benchArgs({ seconds: 10, objects: 1000 });
+  const args = benchArgs({ seconds: 10, objects: 1000, updates: 1, gets: 1 });
   const dir = scratchDir('bench-api');
   const ports = await freePorts(6);
   const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
@@ -112,11 +127,11 @@ async function main(): Promise<void> {
     client.close();
     const leaderChangesBefore = await leaderTerm(cluster);
     const runs = [];
-    for (const [op, inflight] of [
-      ['update', 64],
-      ['update', 256],
-      ['get', 64],
-    ] as const) {
+    const phases = [
+      ...(args.updates ? ([['update', 64], ['update', 256]] as const) : []),
+      ...(args.gets ? ([['get', 64]] as const) : []),
+    ];
+    for (const [op, inflight] of phases) {
       const pids = [1, 2, 3].map((id) => cluster.pid(id)!);
       const cpu0 = pids.map(procCpuMicros);
       const t0 = performance.now();

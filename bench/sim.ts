@@ -2,8 +2,11 @@
  * The seeded Raft simulation from the command line.
  *
  *   npm run sim -- --seeds N [--seed S] [--replicas 3|5] [--steps K]
- *                  [--no-churn] [--no-snapshots] [--no-crashes] [--no-partitions] [--lease]
- *                  [--verbose] [--raft-logs]
+ *                  [--no-churn] [--no-snapshots] [--no-crashes] [--no-partitions]
+ *                  [--lease | --no-lease] [--verbose] [--raft-logs]
+ *
+ * Lease reads: by default half of the runs with checkQuorum use them (decided by the
+ * seed); --lease makes every such run use them, --no-lease none.
  *
  * With --seed S alone, runs that one seed (add --verbose for its step-by-step trace).
  * With --seeds N, runs seeds S, S+1, … S+N-1 (S defaults to 1). Exits 1 if any failed.
@@ -12,7 +15,7 @@
 import { DEFAULT_OPTIONS, runSim, type SimOptions } from '../test/sim/cluster.ts';
 
 function usage(msg: string): never {
-  process.stderr.write(`sim: ${msg}\nusage: npm run sim -- --seeds N [--seed S] [--replicas 3|5] [--steps K] [--no-churn] [--no-snapshots] [--no-crashes] [--no-partitions] [--lease] [--verbose] [--raft-logs]\n`);
+  process.stderr.write(`sim: ${msg}\nusage: npm run sim -- --seeds N [--seed S] [--replicas 3|5] [--steps K] [--no-churn] [--no-snapshots] [--no-crashes] [--no-partitions] [--lease | --no-lease] [--verbose] [--raft-logs]\n`);
   process.exit(2);
 }
 
@@ -58,6 +61,9 @@ for (let i = 0; i < args.length; i++) {
     case '--lease':
       base.lease = true;
       break;
+    case '--no-lease':
+      base.lease = false;
+      break;
     case '--verbose':
       verbose = true;
       break;
@@ -79,6 +85,8 @@ let steps = 0;
 let proposals = 0;
 let acked = 0;
 let reads = 0;
+let readsAtOnce = 0;
+let leaseRuns = 0;
 let crashes = 0;
 let snapMsgs = 0;
 let confApplied = 0;
@@ -91,6 +99,8 @@ for (let s = first; s < first + count; s++) {
   proposals += res.stats.proposals;
   acked += res.stats.acked;
   reads += res.stats.readsServed;
+  readsAtOnce += res.stats.readsAtOnce;
+  if (res.lease) leaseRuns++;
   crashes += res.stats.crashes;
   snapMsgs += res.stats.snapMsgs;
   confApplied += res.stats.confApplied;
@@ -99,7 +109,7 @@ for (let s = first; s < first + count; s++) {
     failed.push(s);
     process.stdout.write(`FAIL seed ${s}: ${res.error}\n  replay: ${res.command}\n`);
   } else if (count === 1) {
-    process.stdout.write(`ok seed ${s} trace ${res.traceHash} ${JSON.stringify(res.stats)}\n`);
+    process.stdout.write(`ok seed ${s}${res.lease ? ' (lease reads)' : ''} trace ${res.traceHash} ${JSON.stringify(res.stats)}\n`);
   }
   const done = s - first + 1;
   if (count > 1 && (done % 50 === 0 || done === count)) {
@@ -108,6 +118,6 @@ for (let s = first; s < first + count; s++) {
 }
 const ms = Math.round(performance.now() - started);
 process.stdout.write(
-  `${JSON.stringify({ bench: 'sim', seeds: count, failures, failedSeeds: failed.slice(0, 20), firstSeed: first, replicas: base.replicas, stepsPerSeed: base.steps, churn: base.churn, snapshots: base.snapshots, totalSteps: steps, proposals, acked, readsServed: reads, crashes, snapMsgs, confApplied, ms })}\n`,
+  `${JSON.stringify({ bench: 'sim', seeds: count, failures, failedSeeds: failed.slice(0, 20), firstSeed: first, replicas: base.replicas, stepsPerSeed: base.steps, churn: base.churn, snapshots: base.snapshots, totalSteps: steps, proposals, acked, readsServed: reads, leaseRuns, readsAtOnce, crashes, snapMsgs, confApplied, ms })}\n`,
 );
 process.exit(failures > 0 ? 1 : 0);

@@ -68,7 +68,7 @@ export class BerthClient {
     pkgCache ??= loadApi();
     const Objects = pkgCache.Objects as grpc.ServiceClientConstructor;
     const Cluster = pkgCache.Cluster as grpc.ServiceClientConstructor;
-    const options = { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 };
+    const options = { 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024, 'grpc.enable_channelz': 0 };
     this.endpoints = [...opts.endpoints];
     this.objects = this.endpoints.map((e) => new Objects(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
     this.cluster = this.endpoints.map((e) => new Cluster(e, grpc.credentials.createInsecure(), options) as unknown as Stub);

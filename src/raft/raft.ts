@@ -312,6 +312,10 @@ export class Raft {
         this.send({ type: 'appResp', from: this.id, to: m.from, term: this.term, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
       } else if (m.type === 'preVote') {
         this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
+      } else if (m.type === 'vote') {
+        // Figure 2: reply false with our term, so a candidate stuck in an old term (one
+        // that cannot reach anyone at ours) learns it and campaigns at a newer one.
+        this.send({ type: 'voteResp', from: this.id, to: m.from, term: this.term, reject: true });
       } else {
         this.logDebug(`ignoring ${m.type} from ${m.from}: stale term ${m.term} < ${this.term}`);
       }

@@ -31,6 +31,8 @@ export interface StateMachine {
    * not restored). Without it, the machine restarts from the last snapshot.
    */
   appliedIndex?(): number;
+  /** Finish any work the machine still does in the background (called before the log closes). */
+  drain?(): Promise<void>;
 }
 
 /** Time as the driver sees it: injectable so tests and simulations control it. */
@@ -496,6 +498,7 @@ export class Replica {
     const err = new ReplicaError('shuttingDown', 'replica is shutting down');
     this.failAll(err);
     await this.transport.stop();
+    await this.opts.stateMachine?.drain?.().catch((e: Error) => this.log.error(`state machine: ${e.message}`));
     await this.store.close();
   }
 

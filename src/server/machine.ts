@@ -1,6 +1,15 @@
 /**
  * The object store as the Raft replica's state machine: unwraps each entry's envelope,
  * applies the commands in order, and hands every result to the proposer waiting for it.
+ *
+ * The store's own write (a LevelDB batch of the changed objects and the applied index)
+ * runs beside the Raft loop instead of inside it: apply() queues the entries (the store
+ * applies queued batches strictly in order) and returns. That is safe because
+ *  - the entries are already durable in the Raft log, and the store's applied index on
+ *    disk only moves with its batch, so a crash re-applies what was not written;
+ *  - readers that need a point in the log wait for the store itself to reach it
+ *    ({@link waitApplied}), not for the Raft loop;
+ *  - snapshot and restore first wait for every queued batch.
  */
 import type { Entry, StateMachine } from '../raft/index.ts';
 import type { ObjectStore, Result } from '../store/index.ts';
@@ -8,10 +17,17 @@ import { decodeEnvelope, type Proposer } from './proposer.ts';
 
 export class StoreMachine implements StateMachine {
   proposer: Proposer | undefined;
+  /** The last queued batch (each waits for the previous one inside the store). */
+  private pending: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
 
-  constructor(private readonly store: ObjectStore) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly onFatal: (e: Error) => void = () => {},
+  ) {}
 
-  async apply(entries: Entry[]): Promise<void> {
+  apply(entries: Entry[]): void {
+    if (this.failure) throw this.failure;
     const inputs: { index: number; data: Uint8Array }[] = new Array(entries.length);
     const ids: (string | undefined)[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
@@ -22,24 +38,53 @@ export class StoreMachine implements StateMachine {
       inputs[i] = { index: e.index, data: env ? env.command : e.data };
       ids[i] = env?.requestId;
     }
-    const results: Result[] = await this.store.applyEntries(inputs);
-    const p = this.proposer;
-    if (!p) return;
-    for (let i = 0; i < results.length; i++) {
-      const id = ids[i];
-      if (id !== undefined) p.settle(id, { index: inputs[i]!.index, result: results[i]! });
-    }
+    this.pending = this.store.applyEntries(inputs).then(
+      (results: Result[]) => {
+        const p = this.proposer;
+        if (!p) return;
+        for (let i = 0; i < results.length; i++) {
+          const id = ids[i];
+          if (id !== undefined) p.settle(id, { index: inputs[i]!.index, result: results[i]! });
+        }
+      },
+      (e: Error) => {
+        // The store could not write: it cannot keep up with the log any more.
+        this.failure = e;
+        this.onFatal(e);
+      },
+    );
   }
 
-  snapshot(): Promise<Uint8Array> {
+  /**
+   * Resolves once the store has applied everything up to `index`, for an `index` the
+   * replica has already applied (e.g. a read index): every command at or below it has
+   * been queued by then, so the batch queued last covers it. (Comparing with the store's
+   * own applied index alone would wait forever when `index` is a leader's no-op or a
+   * membership entry, which never reach the store.)
+   */
+  async waitApplied(index: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.store.appliedIndex() >= index) return;
+    await this.pending;
+    if (this.failure) throw this.failure;
+  }
+
+  async snapshot(): Promise<Uint8Array> {
+    await this.pending;
     return this.store.snapshot();
   }
 
-  restore(data: Uint8Array, index: number): Promise<void> {
-    return this.store.restore(data, index);
+  async restore(data: Uint8Array, index: number): Promise<void> {
+    await this.pending;
+    await this.store.restore(data, index);
   }
 
   appliedIndex(): number {
     return this.store.recoveredFromInterruptedRestore ? 0 : this.store.appliedIndex();
+  }
+
+  /** Wait for every queued batch (shutdown). */
+  async drain(): Promise<void> {
+    await this.pending;
   }
 }

@@ -44,6 +44,8 @@ export interface ObjectsDeps {
   store: ObjectStore;
   proposer: Proposer;
   cipher: SecretCipher | undefined;
+  /** Resolves once the object store has applied everything up to `index`. */
+  waitApplied(index: number): Promise<void>;
   /** Wall clock for timestamps (injected for tests). */
   now?: () => Date;
 }
@@ -305,10 +307,11 @@ export class ObjectsApi {
   // -------------------------------------------------------------------------------------
   // Plumbing
 
-  /** Linearizable read point: wait until this replica has applied the leader's commit. */
+  /** Linearizable read point: wait until this replica's store has applied the leader's commit. */
   private async sync(deadline?: number): Promise<void> {
     const budget = Math.max(1, (deadline ?? Date.now() + DEFAULT_WAIT_MS) - Date.now());
-    await this.d.replica.readIndex(budget);
+    const index = await this.d.replica.readIndex(budget);
+    await this.d.waitApplied(index);
   }
 
   private async write(cmd: Command, deadline?: number): Promise<{ object?: StoredObject; prev?: StoredObject }> {

@@ -36,9 +36,11 @@ export interface SimOptions {
   /** Network partitions (symmetric, one-way, leader isolation, splits). */
   partitions: boolean;
   /**
-   * Lease-based reads (readOnlyOption 'lease') where checkQuorum is on. Off by default:
-   * the lease is measured from when the leader *hears* from a quorum, so a partitioned
-   * leader can serve stale reads for up to an election timeout (as in etcd/raft).
+   * Lease-based reads (readOnlyOption 'lease') in runs where checkQuorum is on: true for
+   * every such run, false for none; by default half of them, drawn from the seed apart
+   * from the run's main random stream (a run without leases replays as it did before
+   * leases were part of the mix). The read check is the same either way: a read index
+   * must be at least the highest commit index known anywhere when the read was issued.
    */
   lease?: boolean;
   /** Per-step trace lines (for replaying a failure). */
@@ -68,6 +70,8 @@ export interface SimStats {
   committed: number;
   reads: number;
   readsServed: number;
+  /** Reads answered at once by the leader they were issued at (from its lease). */
+  readsAtOnce: number;
   crashes: number;
   partitions: number;
   confChanges: number;
@@ -85,6 +89,8 @@ export interface SimResult {
   error?: string;
   /** The command that replays this run. */
   command: string;
+  /** The run served reads from leader leases (readOnlyOption 'lease'). */
+  lease: boolean;
   traceHash: string;
   stats: SimStats;
 }
@@ -95,7 +101,8 @@ export function replayCommand(o: SimOptions): string {
   if (!o.snapshots) parts.push('--no-snapshots');
   if (!o.crashes) parts.push('--no-crashes');
   if (!o.partitions) parts.push('--no-partitions');
-  if (o.lease) parts.push('--lease');
+  if (o.lease === true) parts.push('--lease');
+  if (o.lease === false) parts.push('--no-lease');
   return parts.join(' ');
 }
 
@@ -116,6 +123,8 @@ interface SimNode {
   pending: Ready | undefined;
   sm: StateMachine;
   rng: Rng;
+  /** The tick (of the simulation's clock) at which this replica last missed one. */
+  lastSkip: number;
   /** The last index at the last (re)start: entries up to it may be applied again. */
   replayTo: number;
 }
@@ -211,9 +220,13 @@ function describe(m: Message): string {
   }
 }
 
+/** Salt of the random stream that decides whether a run uses lease reads (see SimOptions.lease). */
+const LEASE_SALT = 0x1ea5e;
+
 /** The core configuration for a run: varied per seed to cover flow control and limits. */
-function makeConfig(rng: Rng, lease: boolean): Omit<Config, 'id' | 'random' | 'applied' | 'logger'> {
+function makeConfig(rng: Rng, o: SimOptions): Omit<Config, 'id' | 'random' | 'applied' | 'logger'> {
   const checkQuorum = rng.chance(0.75);
+  const lease = o.lease ?? new Rng((o.seed ^ LEASE_SALT) >>> 0).chance(0.5);
   return {
     electionTick: 10,
     heartbeatTick: rng.pick([1, 1, 2, 3]),
@@ -241,6 +254,9 @@ interface PendingReadReq {
   id: NodeId;
   /** The highest commit index known anywhere when the read was issued. */
   minIndex: number;
+  /** When it was issued, and whether at a leader. */
+  at: number;
+  atLeader: boolean;
 }
 
 export class Sim {
@@ -249,6 +265,8 @@ export class Sim {
   readonly net: Network;
   readonly checker = new Checker();
   readonly cfg: ReturnType<typeof makeConfig>;
+  /** This run serves reads from leader leases. */
+  readonly lease: boolean;
   private q = new EventQueue<Ev>();
   private nodes = new Map<NodeId, SimNode>();
   private nextId: number;
@@ -267,6 +285,7 @@ export class Sim {
     committed: 0,
     reads: 0,
     readsServed: 0,
+    readsAtOnce: 0,
     crashes: 0,
     partitions: 0,
     confChanges: 0,
@@ -303,7 +322,8 @@ export class Sim {
     this.o = o;
     this.rng = new Rng(o.seed);
     this.net = new Network(this.rng.fork());
-    this.cfg = makeConfig(this.rng, o.lease === true);
+    this.cfg = makeConfig(this.rng, o);
+    this.lease = this.cfg.readOnlyOption === 'lease';
     this.nextId = o.replicas + 1;
     this.net.params = { ...CALM, maxDelay: this.rng.pick([2, 4, 8]) };
     this.crashInWriteP = this.rng.pick([0, 0.002, 0.01, 0.03]);
@@ -349,6 +369,7 @@ export class Sim {
       sm: new StateMachine([], { voters: [], learners: [] }),
       rng: this.rng.fork(),
       replayTo: 0,
+      lastSkip: -Infinity,
     };
     this.nodes.set(id, n);
     this.start(n);
@@ -447,6 +468,7 @@ export class Sim {
       seed: this.o.seed,
       ok: error === undefined,
       command: replayCommand(this.o),
+      lease: this.lease,
       traceHash: this.hash.hex(),
       stats: this.stats,
     };
@@ -572,8 +594,13 @@ export class Sim {
     this.stats.ticks++;
     for (const n of this.nodes.values()) {
       if (!n.up) continue;
-      // A little clock skew: a replica occasionally misses a tick.
-      if (!this.healing && this.rng.chance(0.01)) continue;
+      // A little clock skew: a replica occasionally misses a tick. Leases assume the clock
+      // rates are bounded (raft.ts leaseValid allows for one tick of drift per lease
+      // period), so in lease runs a replica misses at most one tick per election timeout.
+      if (!this.healing && this.rng.chance(0.01) && (!this.lease || this.stats.ticks - n.lastSkip >= this.cfg.electionTick)) {
+        n.lastSkip = this.stats.ticks;
+        continue;
+      }
       n.raft!.tick();
     }
     this.schedule(TICK, { k: 'tick' });
@@ -768,7 +795,8 @@ export class Sim {
   private client(): void {
     const live = this.live();
     if (live.length === 0) return;
-    if (this.rng.chance(0.15)) {
+    // Lease runs read more: reads are what they are about.
+    if (this.rng.chance(this.lease ? 0.3 : 0.15)) {
       this.issueRead(live);
       return;
     }
@@ -801,7 +829,7 @@ export class Sim {
     this.stats.reads++;
     try {
       target.raft!.readIndex(ENC.encode(ctx));
-      this.reads.set(ctx, { id: target.id, minIndex: this.checker.globalCommit });
+      this.reads.set(ctx, { id: target.id, minIndex: this.checker.globalCommit, at: this.now, atLeader: target.raft!.role === 'leader' });
       this.trace(`read ${ctx} at ${target.id} (commit known anywhere: ${this.checker.globalCommit})`);
     } catch (e) {
       if (!(e instanceof ProposalRefused)) throw e;
@@ -818,7 +846,9 @@ export class Sim {
       throw new Violation(`ReadIndex: read ${ctx} at node ${n.id} got read index ${rs.index}, but ${req.minIndex} was committed when it was issued (stale read)`);
     }
     this.stats.readsServed++;
-    this.trace(`read state ${ctx} at ${n.id}: index ${rs.index} (≥ ${req.minIndex})`);
+    const atOnce = req.atLeader && req.at === this.now;
+    if (atOnce) this.stats.readsAtOnce++;
+    this.trace(`read state ${ctx} at ${n.id}: index ${rs.index} (≥ ${req.minIndex})${atOnce ? ' at once' : ''}`);
   }
 
   // -------------------------------------------------------------------------------------
