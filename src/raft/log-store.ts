@@ -270,6 +270,8 @@ const silent = { info(): void {}, warn(s: string): void { console.warn(s); } };
 export class LogStore {
   /** Writes (save, snapshotAndCompact, putMeta) run one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Deletes of compacted entries, in order, off the write path. */
+  private background: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly fsyncDelayMs: number;
   private readonly logger: { info(s: string): void; warn(s: string): void };
@@ -379,7 +381,7 @@ export class LogStore {
 
     // Entries at or below the snapshot are no longer part of the log; the snapshot record
     // already says so, so an interrupted delete is harmless (open() finishes it).
-    if (snap && memFirst <= offset) await this.clearEntriesThrough(offset);
+    if (snap && memFirst <= offset) this.clearInBackground(offset);
   }
 
   /**
@@ -406,7 +408,7 @@ export class LogStore {
       );
       const snap = mem.createSnapshot(index, conf, data);
       mem.compact(logStart);
-      if (logStart > offset) await this.clearEntriesThrough(logStart);
+      if (logStart > offset) this.clearInBackground(logStart);
       return snap;
     });
   }
@@ -441,6 +443,7 @@ export class LogStore {
     if (this.closed) return;
     this.closed = true;
     await this.tail;
+    await this.background;
     await this.db.close();
   }
 
@@ -461,6 +464,15 @@ export class LogStore {
     }
     await batch.write({ sync });
     if (sync && this.fsyncDelayMs > 0) await sleep(this.fsyncDelayMs);
+  }
+
+  /**
+   * Delete compacted entry keys without holding up the writes queued behind: those keys
+   * are never written again (the log only grows past the snapshot), and the snapshot
+   * record already says they are gone, so open() finishes an interrupted delete.
+   */
+  private clearInBackground(index: number): void {
+    this.background = this.background.then(() => this.clearEntriesThrough(index));
   }
 
   private async clearEntriesThrough(index: number): Promise<void> {

@@ -281,9 +281,18 @@ export class ObjectsApi {
     } else if (!/^\d+$/.test(from)) {
       throw invalidArgument(`resource_version: Invalid value: "${from}": must be an integer`);
     }
+    // A watch of one object by name (metadata.name=X) is indexed by that name in the store.
+    const byName = q.fieldSelector ? parseFieldSelector(q.fieldSelector, info.kind).requirements.find((r) => r.field === 'metadata.name' && r.operator === '=') : undefined;
     try {
       return this.d.store.watch(
-        { kind: info.kind, ...(ns ? { namespace: ns } : {}), ...(filter ? { filter } : {}), fromResourceVersion: from, bookmarks: Boolean(q.allowBookmarks) },
+        {
+          kind: info.kind,
+          ...(ns ? { namespace: ns } : {}),
+          ...(filter ? { filter } : {}),
+          ...(byName ? { name: byName.value } : {}),
+          fromResourceVersion: from,
+          bookmarks: Boolean(q.allowBookmarks),
+        },
         (ev) => onEvent(ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' ? { ...ev, object: this.reveal(ev.object) as StoredObject } : ev),
       );
     } catch (e) {

@@ -25,6 +25,12 @@ export interface WatchOptions {
    */
   filter?: (o: StoredObject) => boolean;
   /**
+   * Only the object of this name (requires `kind`). Such watchers are indexed by name, so
+   * a thousand of them (agents following their own objects) cost nothing per change to
+   * someone else's object.
+   */
+  name?: string;
+  /**
    * Deliver every change after this version. "0", "" or absent: start from now (send
    * nothing that already happened). A version ahead of the store (a client that read from
    * a more advanced replica) is accepted: delivery starts after it.
@@ -81,6 +87,7 @@ export function parseResourceVersion(v: string | number | undefined): number {
 
 interface Watcher {
   kind: string | undefined;
+  name: string | undefined;
   namespace: string | undefined;
   filter: ((o: StoredObject) => boolean) | undefined;
   /** Deliver only changes with rv > from. */
@@ -144,8 +151,10 @@ export class WatchHub {
     let from = parseResourceVersion(opts.fromResourceVersion);
     if (from === 0) from = applied;
     else if (from < this.floor) throw new TooOldResourceVersionError(from, this.floor);
+    if (opts.name && !opts.kind) throw new Error('watch: a name needs a kind');
     const w: Watcher = {
       kind: opts.kind || undefined,
+      name: opts.name || undefined,
       namespace: opts.namespace || undefined,
       filter: opts.filter,
       from,
@@ -159,7 +168,7 @@ export class WatchHub {
       this.deliver(w, this.events[i]!.e, this.events[i]!.seq);
     }
     w.nextSeq = this.seq;
-    const slot = w.kind ?? ALL;
+    const slot = w.name ? nameSlot(w.kind!, w.name) : (w.kind ?? ALL);
     let set = this.watchers.get(slot);
     if (!set) this.watchers.set(slot, (set = new Set()));
     set.add(w);
@@ -180,7 +189,7 @@ export class WatchHub {
     for (const e of events) {
       const seq = this.seq++;
       this.events.push({ e, seq });
-      for (const slot of [e.kind, ALL]) {
+      for (const slot of [e.kind, ALL, nameSlot(e.kind, e.object.metadata.name)]) {
         const set = this.watchers.get(slot);
         if (!set) continue;
         for (const w of set) {
@@ -264,6 +273,7 @@ export class WatchHub {
     if (e.rv <= w.from) return;
     if (w.kind !== undefined && w.kind !== e.kind) return;
     if (w.namespace !== undefined && w.namespace !== e.namespace) return;
+    if (w.name !== undefined && w.name !== e.object.metadata.name) return;
     const resourceVersion = String(e.rv);
     if (!w.filter) {
       w.onEvent({ type: e.type, object: e.object, resourceVersion });
@@ -286,4 +296,9 @@ export class WatchHub {
     }
     return o;
   }
+}
+
+/** The watcher slot of one named object (NUL cannot occur in kinds or names). */
+function nameSlot(kind: string, name: string): string {
+  return `${kind}\u0000${name}`;
 }
