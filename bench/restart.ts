@@ -31,16 +31,31 @@ try {
   log(`creating ${args.objects} ConfigMaps at ${args.inflight} in flight`);
   const t0 = performance.now();
   let next = 0;
+  let retried = 0;
   const worker = async () => {
     for (;;) {
       const i = next++;
       if (i >= args.objects) return;
-      await client.create({
+      const obj = {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name: `cm-${i}`, namespace: 'default', labels: { app: `a${i % 100}` } },
         data: { key: `value-${i}`, other: 'x'.repeat(64) },
-      });
+      };
+      // A write whose outcome is unknown (a leader change under load) is sent again;
+      // AlreadyExists then means the first one landed.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.create(obj);
+          break;
+        } catch (e) {
+          const code = (e as { codeName?: string }).codeName;
+          if (attempt > 0 && code === 'ALREADY_EXISTS') break;
+          if (code !== 'UNAVAILABLE' || attempt >= 20) throw e;
+          retried++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       if (i % 10_000 === 0 && i > 0) log(`  ${i} created (${Math.round(i / ((performance.now() - t0) / 1000))}/s)`);
     }
   };
@@ -85,6 +100,7 @@ try {
     rssMBServing: Math.round(rssServing / 2 ** 20),
     rssMBAfterFullList: Math.round(rssAfterList / 2 ** 20),
     objectsAfterRestart: count,
+    createsRetried: retried,
   };
   log(`serving again after ${result.servingMs} ms, RSS ${result.rssMBServing} MB (after a full list ${result.rssMBAfterFullList} MB), ${count} objects`);
   client.close();

@@ -343,19 +343,26 @@ export class ObjectStore {
    * since open are copied as stored), which is much faster than packing one huge value.
    */
   async snapshot(): Promise<Uint8Array> {
-    // Synchronous from here: the objects and the index are read at one instant.
-    const parts: Uint8Array[] = [new Uint8Array([0x83]), packValue('format'), packValue(FORMAT), packValue('applied'), packValue(this.applied), packValue('objects')];
-    let n = 0;
-    for (const t of this.tables.values()) n += t.size;
+    // The objects and the index are captured at one instant (stored objects are frozen
+    // and replaced, never changed, so holding the references is enough); encoding then
+    // yields to the event loop every few thousand objects, so that a large store does not
+    // stall the replica's heartbeats while it is snapshotted.
+    const applied = this.applied;
+    const slots: (StoredObject | Uint8Array)[] = [];
+    for (const t of this.tables.values()) for (const slot of t.slotsForSnapshot()) slots.push(slot);
+    const parts: Uint8Array[] = [new Uint8Array([0x83]), packValue('format'), packValue(FORMAT), packValue('applied'), packValue(applied), packValue('objects')];
     const head = Buffer.alloc(5);
     head[0] = 0xdd;
-    head.writeUInt32BE(n, 1);
+    head.writeUInt32BE(slots.length, 1);
     parts.push(head);
-    for (const t of this.tables.values()) {
-      for (const slot of t.slotsForSnapshot()) parts.push(slot instanceof Uint8Array ? slot : packValue(slot));
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      parts.push(slot instanceof Uint8Array ? slot : packValue(slot));
+      if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
     }
     return Buffer.concat(parts);
   }
+
 
   /**
    * Replace everything with a snapshot taken at Raft index `index`: rewrite the KV, reset
