@@ -193,3 +193,22 @@ test('a failed KV write changes nothing, and the same entries can be handed agai
   t.deepEqual(store.get('ConfigMap', 'default', 'a')!.data, { k: 'new' });
   t.deepEqual(events.map((e) => e.type), ['MODIFIED']);
 });
+
+test('without the decoded cache, objects live as their stored bytes and read back the same', async (t) => {
+  const cached = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+  const compact = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo, cacheDecoded: false });
+  const cmds: Command[] = [
+    ...Array.from({ length: 50 }, (_, i): Command => ({ op: 'create', object: cm(`c${i}`, 'default', { v: String(i) }), now: '2026-01-01T00:00:00Z' })),
+    { op: 'update', object: cm('c7', 'default', { v: 'changed' }), now: '2026-01-01T00:00:01Z' },
+    { op: 'delete', kind: 'ConfigMap', namespace: 'default', name: 'c9', now: '2026-01-01T00:00:02Z' },
+  ];
+  const entries = cmds.map((c, i) => ({ index: i + 1, data: encodeCommand(c) }));
+  t.deepEqual(await compact.applyEntries(entries), await cached.applyEntries(entries));
+  t.deepEqual(compact.list({ kind: 'ConfigMap' }).items, cached.list({ kind: 'ConfigMap' }).items);
+  t.is((compact.get('ConfigMap', 'default', 'c7') as { data?: Record<string, string> } | undefined)?.data?.v, 'changed');
+  t.true(Object.isFrozen(compact.get('ConfigMap', 'default', 'c7')));
+  // Reading does not turn the bytes into cached objects.
+  t.is(compact.undecodedCount(), 49);
+  t.is(cached.undecodedCount(), 0);
+  t.deepEqual(Buffer.from(await compact.snapshot()), Buffer.from(await cached.snapshot()));
+});

@@ -18,6 +18,7 @@ Options:
   --join                     join a running cluster (add it first with 'berth cluster add-member')
   --cluster-id NAME          refuse peers of another cluster (default berth)
   --tick-ms N                milliseconds per Raft tick (default 20)
+  --compact-objects          keep objects as stored bytes, decoded per read (less memory, slower reads)
   --quiet                    log warnings only
 `;
 
@@ -31,6 +32,7 @@ export async function runServer(argv: string[]): Promise<void> {
     join: 'bool',
     'cluster-id': 'string',
     'tick-ms': 'int',
+    'compact-objects': 'bool',
     quiet: 'bool',
   });
   if (f._.length > 0) throw new FlagError(`unexpected argument "${f._[0]}"`);
@@ -62,6 +64,7 @@ export async function runServer(argv: string[]): Promise<void> {
     join: Boolean(f.join),
     ...(f['encryption-key-file'] ? { encryptionKeyFile: f['encryption-key-file'] as string } : {}),
     tickMs: (f['tick-ms'] as number | undefined) ?? 20,
+    cacheObjects: !f['compact-objects'],
     logger,
   });
   logger.info(`serving the API on ${server.apiAddress}, Raft peers on ${peers.get(id)}, data in ${dataDir}`);

@@ -32,6 +32,11 @@ export interface ServerOptions {
   logger?: ReplicaOptions['logger'];
   fsyncDelayMs?: number;
   snapshotEntries?: number;
+  /**
+   * Keep objects decoded in memory once read (the default: reads about 25% cheaper).
+   * False keeps them as their stored bytes and decodes per read (less memory).
+   */
+  cacheObjects?: boolean;
 }
 
 const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -61,6 +66,7 @@ export class BerthServer {
         return i ? { plural: i.plural, namespaced: i.namespaced } : undefined;
       },
       logger: log,
+      cacheDecoded: opts.cacheObjects ?? true,
     });
     let fatal: (e: Error) => void = () => {};
     const machine = new StoreMachine(store, (e) => fatal(e));

@@ -45,6 +45,12 @@ export interface ObjectStoreOptions {
    * time (default true). Objects not decoded yet are decoded when first read.
    */
   warmUp?: boolean;
+  /**
+   * Keep objects decoded once read (default true): fastest reads. False keeps each object
+   * as its msgpack bytes and decodes it on every read, for about a third of the memory
+   * (100,000 objects in well under 300 MB). Implies no warm-up.
+   */
+  cacheDecoded?: boolean;
 }
 
 export interface ListOptions {
@@ -168,7 +174,7 @@ export class ObjectStore {
       store.table(parts[0]!).load(nsKey(parts[1]!, parts[2]!), v);
     }
     for (const t of store.tables.values()) t.finishLoad();
-    if (opts.warmUp !== false) store.scheduleWarmUp();
+    if (opts.warmUp !== false && opts.cacheDecoded !== false) store.scheduleWarmUp();
     return store;
   }
 
@@ -301,15 +307,22 @@ export class ObjectStore {
     if (last === this.applied) return results;
 
     const ops: KVOp[] = [];
+    const packed = new Map<string, Uint8Array>();
     for (const [k, c] of txn.changes) {
-      ops.push(c.object ? { type: 'put', key: objectKey(k), value: packValue(c.object) } : { type: 'del', key: objectKey(k) });
+      if (c.object) {
+        const bytes = packValue(c.object);
+        packed.set(k, bytes);
+        ops.push({ type: 'put', key: objectKey(k), value: bytes });
+      } else {
+        ops.push({ type: 'del', key: objectKey(k) });
+      }
     }
     ops.push({ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: last }) });
     await this.kv.batch(ops, false);
 
-    for (const c of txn.changes.values()) {
+    for (const [k, c] of txn.changes) {
       const key = nsKey(c.namespace, c.name);
-      if (c.object) this.table(c.kind).set(key, c.object);
+      if (c.object) this.table(c.kind).set(key, c.object, packed.get(k));
       else this.tables.get(c.kind)?.delete(key);
     }
     this.applied = last;
@@ -459,7 +472,7 @@ export class ObjectStore {
 
   private table(kind: string): KindTable {
     let t = this.tables.get(kind);
-    if (!t) this.tables.set(kind, (t = new KindTable(kind)));
+    if (!t) this.tables.set(kind, (t = new KindTable(kind, this.opts.cacheDecoded !== false)));
     return t;
   }
 

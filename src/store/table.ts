@@ -38,7 +38,14 @@ export class KindTable {
   /** How many slots still hold bytes. */
   private raw = 0;
 
-  constructor(readonly kind: string) {}
+  /**
+   * @param cacheDecoded keep an object decoded once it has been read (fast reads), or keep
+   *   every object as its stored bytes and decode on each read (a third of the memory).
+   */
+  constructor(
+    readonly kind: string,
+    readonly cacheDecoded = true,
+  ) {}
 
   get size(): number {
     return this.slots.size;
@@ -76,11 +83,17 @@ export class KindTable {
     return lo;
   }
 
-  set(key: string, o: StoredObject): void {
+  /** Store `o`; `bytes` (its stored encoding) is kept instead when not caching decoded objects. */
+  set(key: string, o: StoredObject, bytes?: Uint8Array): void {
     const old = this.slots.get(key);
     if (old === undefined) this.added.add(key);
     else if (old instanceof Uint8Array) this.raw--;
-    this.slots.set(key, o);
+    if (!this.cacheDecoded && bytes) {
+      this.slots.set(key, bytes);
+      this.raw++;
+    } else {
+      this.slots.set(key, o);
+    }
   }
 
   delete(key: string): void {
@@ -174,8 +187,10 @@ export class KindTable {
       throw new CorruptStoreError(`object store: ${this.kind} ${JSON.stringify(key.replace('\u0000', '/'))} does not hold that object`);
     }
     const frozen = deepFreeze(o);
-    this.slots.set(key, frozen);
-    this.raw--;
+    if (this.cacheDecoded) {
+      this.slots.set(key, frozen);
+      this.raw--;
+    }
     return frozen;
   }
 }
