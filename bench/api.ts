@@ -15,7 +15,7 @@ import { BerthClient } from '../src/client/client.ts';
 import { toWire } from '../src/server/convert.ts';
 import { API_PROTO } from '../src/server/service.ts';
 import { RawGrpcSession, grpcFrame } from './lib/raw-h2.ts';
-import { benchArgs, log, percentile, round, scratchDir } from './lib/util.ts';
+import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
 import { procCpuMicros } from './lib/proc-cpu.ts';
 
 interface WorkerResult {
@@ -105,16 +105,7 @@ async function main(): Promise<void> {
   try {
     await cluster.startAll();
     const client = new BerthClient({ endpoints: cluster.apiAddresses() });
-    // Wait for a leader and the default namespace.
-    for (let i = 0; ; i++) {
-      try {
-        await client.get('Namespace', '', 'default');
-        break;
-      } catch (e) {
-        if (i > 200) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForApi(client);
     log(`creating ${args.objects} ConfigMaps`);
     const value = 'x'.repeat(256);
     for (let i = 0; i < args.objects; i += 64) {

@@ -9,7 +9,7 @@
 import { ServerCluster } from '../src/cli/server-cluster.ts';
 import { freePorts } from '../src/cli/proc-cluster.ts';
 import { BerthClient } from '../src/client/client.ts';
-import { benchArgs, log, round, scratchDir } from './lib/util.ts';
+import { benchArgs, log, round, scratchDir, waitForApi } from './lib/util.ts';
 import { procRssBytes } from './lib/proc-cpu.ts';
 
 const args = benchArgs({ objects: 100_000, inflight: 256 });
@@ -19,15 +19,7 @@ const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), 
 try {
   await cluster.startAll();
   const client = new BerthClient({ endpoints: cluster.apiAddresses(), timeoutMs: 60_000 });
-  for (let i = 0; ; i++) {
-    try {
-      await client.get('Namespace', '', 'default');
-      break;
-    } catch (e) {
-      if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await waitForApi(client);
   log(`creating ${args.objects} ConfigMaps at ${args.inflight} in flight`);
   const t0 = performance.now();
   let next = 0;

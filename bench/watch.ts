@@ -14,7 +14,7 @@ import { BerthClient } from '../src/client/client.ts';
 import { toWire } from '../src/server/convert.ts';
 import { API_PROTO } from '../src/server/service.ts';
 import { RawGrpcSession, grpcFrame } from './lib/raw-h2.ts';
-import { benchArgs, log, percentile, round, scratchDir } from './lib/util.ts';
+import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
 
 const args = benchArgs({ watchers: 1000, rate: 1000, seconds: 10 });
 const dir = scratchDir('bench-watch');
@@ -23,15 +23,7 @@ const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), 
 try {
   await cluster.startAll();
   const writer = new BerthClient({ endpoints: [cluster.apiAddress(2), cluster.apiAddress(3)] });
-  for (let i = 0; ; i++) {
-    try {
-      await writer.get('Namespace', '', 'default');
-      break;
-    } catch (e) {
-      if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await waitForApi(writer);
   const n = args.watchers;
   log(`creating ${n} ConfigMaps`);
   for (let i = 0; i < n; i += 100) {

@@ -37,3 +37,16 @@ export function benchArgs(defaults: Record<string, number>): Record<string, numb
   }
   return out;
 }
+
+/** Wait until the cluster answers a linearizable read (a leader exists and serves). */
+export async function waitForApi(client: { get(kind: string, ns: string, name: string): Promise<unknown> }, attempts = 200): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await client.get('Namespace', '', 'default');
+      return;
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { Replica, ReplicaError, type StateMachine } from '../raft/index.ts';
 import type { Entry } from '../raft/index.ts';
 import { parseFlags, parsePeers, FlagError } from './flags.ts';
+import { stderrLogger } from './logger.ts';
 
 /** Remembers every value applied, in order, plus a running digest. */
 export class RegisterMachine implements StateMachine {
@@ -88,16 +89,7 @@ export async function runRaftNode(argv: string[]): Promise<void> {
   const dataDir = flags['data-dir'] as string | undefined;
   if (!dataDir) throw new FlagError('--data-dir: required');
   mkdirSync(dataDir, { recursive: true });
-  const quiet = Boolean(flags.quiet);
-  const stamp = () => new Date().toISOString();
-  const logger = {
-    debug: () => {},
-    info: (s: string) => {
-      if (!quiet) process.stderr.write(`${stamp()} I [${id}] ${s}\n`);
-    },
-    warn: (s: string) => process.stderr.write(`${stamp()} W [${id}] ${s}\n`),
-    error: (s: string) => process.stderr.write(`${stamp()} E [${id}] ${s}\n`),
-  };
+  const logger = stderrLogger(id, Boolean(flags.quiet));
   const machine = new RegisterMachine(Boolean(flags['keep-values']));
   const replica = await Replica.start({
     id,

@@ -3,6 +3,7 @@
  */
 import { BerthServer } from '../server/server.ts';
 import { FlagError, parseFlags, parsePeers } from './flags.ts';
+import { stderrLogger } from './logger.ts';
 
 export const SERVER_USAGE = `Usage: berth server --id N --peers 1=HOST:PORT,... --listen HOST:PORT --data-dir DIR [options]
 
@@ -45,16 +46,7 @@ export async function runServer(argv: string[]): Promise<void> {
   if (!dataDir) throw new FlagError('--data-dir: required');
   const listen = (f.listen as string | undefined) ?? '127.0.0.1:8001';
   if (!/^[^\s]+:\d+$/.test(listen)) throw new FlagError(`--listen: "${listen}" is not host:port`);
-  const quiet = Boolean(f.quiet);
-  const stamp = () => new Date().toISOString();
-  const logger = {
-    debug: () => {},
-    info: (s: string) => {
-      if (!quiet) process.stderr.write(`${stamp()} I [${id}] ${s}\n`);
-    },
-    warn: (s: string) => process.stderr.write(`${stamp()} W [${id}] ${s}\n`),
-    error: (s: string) => process.stderr.write(`${stamp()} E [${id}] ${s}\n`),
-  };
+  const logger = stderrLogger(id, Boolean(f.quiet));
   const server = await BerthServer.start({
     id,
     clusterId: (f['cluster-id'] as string | undefined) ?? 'berth',
