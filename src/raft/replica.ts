@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
-import { decodeConfChange } from './codec.ts';
+import { decodeConfChange, encodeConfChange } from './codec.ts';
 import { LogStore } from './log-store.ts';
 import { DEFAULT_CONFIG, Raft } from './raft.ts';
 import { GrpcTransport } from './transport.ts';
@@ -200,7 +200,18 @@ export class Replica {
       for (const [id, addr] of unpack(savedMembers) as [NodeId, string][]) this.members.set(id, addr);
     }
     if (this.store.fresh && o.bootstrap.length > 0) {
-      await this.store.save({ entries: [], conf: { voters: [...o.bootstrap].sort((a, b) => a - b), learners: [] } }, true);
+      // The initial membership goes into the log itself, as committed conf entries at
+      // indexes 1..n (identical on every bootstrapping replica), as etcd does: a replica
+      // that joins later replays them and learns every member, instead of believing
+      // itself alone in a cluster of the members added after the bootstrap.
+      const voters = [...o.bootstrap].sort((a, b) => a - b);
+      const entries: Entry[] = voters.map((nodeId, i) => ({
+        term: 1,
+        index: i + 1,
+        type: 'conf',
+        data: encodeConfChange({ type: 'addVoter', nodeId, ...(this.members.has(nodeId) ? { context: Buffer.from(this.members.get(nodeId)!) } : {}) }),
+      }));
+      await this.store.save({ entries, hardState: { term: 1, vote: NONE, commit: entries.length }, conf: { voters, learners: [] } }, true);
     }
     // The state machine restarts from the last snapshot, unless it persists itself and is
     // already past it; later entries are applied again.
@@ -434,6 +445,13 @@ export class Replica {
     if (cc.type !== 'removeNode' && cc.nodeId !== this.id) this.transport.addPeer(cc.nodeId, this.members.get(cc.nodeId)!);
     this.schedule();
     await new Promise<number>((resolve, reject) => this.track(index, resolve, reject));
+    // The entry is applied; the core adopts the change as it advances past it.
+    const id = cc.nodeId;
+    await this.waitFor(
+      () => (cc.type === 'removeNode' ? !this.raft.prs.has(id) : cc.type === 'addVoter' ? this.raft.voters.has(id) : this.raft.learners.has(id) || this.raft.voters.has(id)) || this.raft.role !== 'leader',
+      5000,
+      `membership change of ${id} to take effect`,
+    );
   }
 
   status(): ReplicaStatus {

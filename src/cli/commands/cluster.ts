@@ -19,7 +19,9 @@ Usage:
   berth cluster members [-o json|yaml]       the membership as the leader sees it
   berth cluster transfer-leader ID           hand leadership to replica ID
   berth cluster add-member ID PEER_ADDR [--learner] [--api-address HOST:PORT]
-                                             add a replica (then start it with --join)
+                                             add a replica: start it first with
+                                             'berth server --join' (it waits to be contacted);
+                                             a voter is added as a learner, caught up, then promoted
   berth cluster remove-member ID             remove a replica
 
 ${GLOBAL_HELP}`;
@@ -199,7 +201,7 @@ export async function runCluster(argv: string[], io: Io): Promise<number> {
           .concat(s.members.some((m) => m.id === id) ? [] : [`${id}=${peer}`])
           .join(',');
         io.write(`replica ${id} added as a ${learner ? 'learner' : 'voter'} (peer address ${peer})\n`);
-        io.write(`start it with: berth server --id ${id} --peers ${peers} --listen ${str(f, 'api-address') ?? 'HOST:PORT'} --data-dir DIR --join\n`);
+        io.write(`its command line: berth server --id ${id} --peers ${peers} --listen ${str(f, 'api-address') ?? 'HOST:PORT'} --data-dir DIR --join\n`);
         return 0;
       }
       case 'remove-member': {
