@@ -294,82 +294,23 @@ export function nextRun(schedule: string | CronSchedule, after: Date, timeZone?:
 
 /** The first wall-clock minute at or after `wallMs` (wall clock encoded as UTC ms) that matches. */
 function nextMatchingWall(s: CronSchedule, wallMs: number, limitMs: number): number | undefined {
-  const d = new Date(wallMs);
-  let y = d.getUTCFullYear();
-  let mo = d.getUTCMonth() + 1;
-  let day = d.getUTCDate();
-  let h = d.getUTCHours();
-  let mi = d.getUTCMinutes();
+  const d0 = new Date(wallMs);
+  // Minute resolution; Date.UTC carries overflowing fields (minute 60, day 32, month 13).
+  let t = Date.UTC(d0.getUTCFullYear(), d0.getUTCMonth(), d0.getUTCDate(), d0.getUTCHours(), d0.getUTCMinutes());
   for (;;) {
-    if (Date.UTC(y, mo - 1, day, h, mi) > limitMs) return undefined;
-    if (!s.months[mo]) {
-      mo++;
-      if (mo > 12) {
-        mo = 1;
-        y++;
-      }
-      day = 1;
-      h = 0;
-      mi = 0;
-      continue;
-    }
-    if (!dayMatches(s, y, mo, day)) {
-      day++;
-      if (day > daysInMonth(y, mo)) {
-        day = 1;
-        mo++;
-        if (mo > 12) {
-          mo = 1;
-          y++;
-        }
-      }
-      h = 0;
-      mi = 0;
-      continue;
-    }
-    if (!s.hours[h]) {
-      h++;
-      mi = 0;
-      if (h > 23) {
-        h = 0;
-        day++;
-        if (day > daysInMonth(y, mo)) {
-          day = 1;
-          mo++;
-          if (mo > 12) {
-            mo = 1;
-            y++;
-          }
-        }
-      }
-      continue;
-    }
-    if (!s.minutes[mi]) {
-      mi++;
-      if (mi > 59) {
-        mi = 0;
-        h++;
-        if (h > 23) {
-          h = 0;
-          day++;
-          if (day > daysInMonth(y, mo)) {
-            day = 1;
-            mo++;
-            if (mo > 12) {
-              mo = 1;
-              y++;
-            }
-          }
-        }
-      }
-      continue;
-    }
-    return Date.UTC(y, mo - 1, day, h, mi);
+    if (t > limitMs) return undefined;
+    const d = new Date(t);
+    const y = d.getUTCFullYear();
+    const mo = d.getUTCMonth() + 1;
+    const day = d.getUTCDate();
+    const h = d.getUTCHours();
+    const mi = d.getUTCMinutes();
+    if (!s.months[mo]) t = Date.UTC(y, mo, 1);
+    else if (!dayMatches(s, y, mo, day)) t = Date.UTC(y, mo - 1, day + 1);
+    else if (!s.hours[h]) t = Date.UTC(y, mo - 1, day, h + 1);
+    else if (!s.minutes[mi]) t = Date.UTC(y, mo - 1, day, h, mi + 1);
+    else return t;
   }
-}
-
-function daysInMonth(y: number, mo: number): number {
-  return new Date(Date.UTC(y, mo, 0)).getUTCDate();
 }
 
 function dayMatches(s: CronSchedule, y: number, mo: number, day: number): boolean {

@@ -1037,29 +1037,15 @@ export class Raft {
 
   applyConfChange(cc: ConfChange): void {
     const id = cc.nodeId;
-    const last = this.log.lastIndex();
-    switch (cc.type) {
-      case 'addVoter': {
-        this.learners.delete(id);
-        this.voters.add(id);
-        const pr = this.prs.get(id);
-        if (pr) pr.isLearner = false;
-        else this.addProgress(id, false, last);
-        break;
-      }
-      case 'addLearner': {
-        if (this.voters.has(id)) break;
-        this.learners.add(id);
-        if (!this.prs.has(id)) this.addProgress(id, true, last);
-        break;
-      }
-      case 'removeNode': {
-        this.voters.delete(id);
-        this.learners.delete(id);
-        this.prs.delete(id);
-        if (this.leadTransferee === id) this.leadTransferee = NONE;
-        break;
-      }
+    changeMembership(this.voters, this.learners, cc);
+    // Progress follows the sets: a member gets one, a removed node loses it.
+    if (this.voters.has(id) || this.learners.has(id)) {
+      const pr = this.prs.get(id);
+      if (pr) pr.isLearner = this.learners.has(id);
+      else this.addProgress(id, this.learners.has(id), this.log.lastIndex());
+    } else {
+      this.prs.delete(id);
+      if (this.leadTransferee === id) this.leadTransferee = NONE;
     }
     this.confChanged = true;
     this.logInfo(`applied conf change ${cc.type} ${id}: voters [${[...this.voters]}], learners [${[...this.learners]}]`);
@@ -1098,19 +1084,7 @@ export class Raft {
       }
       voters ??= new Set(this.voters);
       learners ??= new Set(this.learners);
-      switch (cc.type) {
-        case 'addVoter':
-          learners.delete(cc.nodeId);
-          voters.add(cc.nodeId);
-          break;
-        case 'addLearner':
-          if (!voters.has(cc.nodeId)) learners.add(cc.nodeId);
-          break;
-        case 'removeNode':
-          voters.delete(cc.nodeId);
-          learners.delete(cc.nodeId);
-          break;
-      }
+      changeMembership(voters, learners, cc);
     }
     if (!voters || !learners) return undefined;
     return { voters: [...voters].sort((a, b) => a - b), learners: [...learners].sort((a, b) => a - b) };
@@ -1339,6 +1313,26 @@ const LEADER: RoleTable = {
     }
   },
 };
+
+/**
+ * The membership sets after one single-server change: the one rule, used when a change
+ * is applied and when the membership a Ready's conf entries will produce is computed.
+ */
+function changeMembership(voters: Set<NodeId>, learners: Set<NodeId>, cc: ConfChange): void {
+  switch (cc.type) {
+    case 'addVoter':
+      learners.delete(cc.nodeId);
+      voters.add(cc.nodeId);
+      break;
+    case 'addLearner':
+      if (!voters.has(cc.nodeId)) learners.add(cc.nodeId);
+      break;
+    case 'removeNode':
+      voters.delete(cc.nodeId);
+      learners.delete(cc.nodeId);
+      break;
+  }
+}
 
 const LEASE_MARK = 0xfe;
 
