@@ -28,14 +28,14 @@ export class StoreMachine implements StateMachine {
 
   apply(entries: Entry[]): void {
     if (this.failure) throw this.failure;
-    const inputs: { index: number; data: Uint8Array }[] = new Array(entries.length);
+    const inputs: { index: number; term: number; data: Uint8Array }[] = new Array(entries.length);
     const ids: (string | undefined)[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const env = decodeEnvelope(e.data);
       // Bytes that are not an envelope are handed on as they are: the store reports them
       // as Invalid and carries on (a bad entry never stops the log).
-      inputs[i] = { index: e.index, data: env ? env.command : e.data };
+      inputs[i] = { index: e.index, term: e.term, data: env ? env.command : e.data };
       ids[i] = env?.requestId;
     }
     this.pending = this.store.applyEntries(inputs).then(

@@ -19,12 +19,12 @@ import {
   type ApiObject,
   type KindInfo,
 } from '../api/index.ts';
-import type { Replica } from '../raft/index.ts';
 import {
   SecretCipher,
   TooOldResourceVersionError,
   type Command,
   type ObjectStore,
+  type PodBinding,
   type Result,
   type StoredObject,
   type WatchEvent,
@@ -32,7 +32,7 @@ import {
 } from '../store/index.ts';
 import { ApiError, fieldErrors, fromFailure, invalidArgument, notFound } from './errors.ts';
 import { status } from '@grpc/grpc-js';
-import type { Proposer } from './proposer.ts';
+import type { Applied } from './proposer.ts';
 import type { PlainObject } from './convert.ts';
 
 /** The largest object accepted, as Kubernetes' etcd request limit. */
@@ -40,9 +40,11 @@ export const MAX_OBJECT_BYTES = 1536 * 1024;
 const DEFAULT_WAIT_MS = 10_000;
 
 export interface ObjectsDeps {
-  replica: Replica;
+  /** The read index for linearizable reads (the Raft replica). */
+  replica: { readIndex(timeoutMs: number): Promise<number> };
   store: ObjectStore;
-  proposer: Proposer;
+  /** Proposes a command and resolves once this replica applied it. */
+  proposer: { propose(cmd: Command, deadline: number): Promise<Applied> };
   cipher: SecretCipher | undefined;
   /** Resolves once the object store has applied everything up to `index`. */
   waitApplied(index: number): Promise<void>;
@@ -73,7 +75,19 @@ export interface WatchQuery {
   allowBookmarks?: boolean;
 }
 
+/** Options of every write. */
+export interface WriteOptions {
+  dryRun?: boolean;
+  deadline?: number;
+  /**
+   * The Raft term the caller decided in (the leader's own components): the write fails
+   * with a conflict if it commits in another term.
+   */
+  term?: number;
+}
+
 export interface DeleteOptions {
+  term?: number;
   preconditionUid?: string;
   preconditionResourceVersion?: string;
   /** undefined or negative: the object's default. */
@@ -93,13 +107,13 @@ export class ObjectsApi {
   // -------------------------------------------------------------------------------------
   // Writes
 
-  async create(input: PlainObject, opts: { dryRun?: boolean; deadline?: number } = {}): Promise<PlainObject> {
+  async create(input: PlainObject, opts: WriteOptions = {}): Promise<PlainObject> {
     const info = this.kindOfObject(input);
     let obj = this.admitNew(input, info);
     if (opts.dryRun) return obj;
     await this.checkNamespace(info, obj, opts.deadline);
     obj = this.seal(obj);
-    const r = await this.write({ op: 'create', object: obj as StoredObject, now: this.stamp() }, opts.deadline);
+    const r = await this.write({ op: 'create', object: obj as StoredObject, now: this.stamp() }, opts.deadline, opts.term);
     return this.reveal(r.object!);
   }
 
@@ -110,7 +124,7 @@ export class ObjectsApi {
    * so it re-reads (linearizably) and tries again, as Kubernetes' GuaranteedUpdate does.
    * Either way no update is ever validated against one version and applied to another.
    */
-  async update(input: PlainObject, opts: { dryRun?: boolean; deadline?: number; status?: boolean } = {}): Promise<PlainObject> {
+  async update(input: PlainObject, opts: WriteOptions & { status?: boolean } = {}): Promise<PlainObject> {
     const info = this.kindOfObject(input);
     const name = nameOf(input);
     const ns = this.namespaceFor(info, input);
@@ -138,7 +152,7 @@ export class ObjectsApi {
         now: this.stamp(),
       };
       try {
-        const r = await this.write(cmd, opts.deadline);
+        const r = await this.write(cmd, opts.deadline, opts.term);
         return this.reveal(r.object!);
       } catch (e) {
         if (wanted || !(e instanceof ApiError && e.code === status.ABORTED) || Date.now() >= until) throw e;
@@ -150,7 +164,7 @@ export class ObjectsApi {
    * Create if absent, otherwise replace everything but status with what is given
    * (kubectl apply's outcome, decided on the server). Retries a lost race a few times.
    */
-  async apply(input: PlainObject, opts: { dryRun?: boolean; deadline?: number } = {}): Promise<{ object: PlainObject; outcome: 'created' | 'configured' | 'unchanged' }> {
+  async apply(input: PlainObject, opts: WriteOptions = {}): Promise<{ object: PlainObject; outcome: 'created' | 'configured' | 'unchanged' }> {
     const info = this.kindOfObject(input);
     const name = nameOf(input);
     const ns = this.namespaceFor(info, input);
@@ -173,6 +187,7 @@ export class ObjectsApi {
         const r = await this.write(
           { op: 'update', object: this.seal(next) as StoredObject, precondition: { resourceVersion: str(meta(old).resourceVersion) }, now: this.stamp() },
           opts.deadline,
+          opts.term,
         );
         return { object: this.reveal(r.object!), outcome: 'configured' };
       } catch (e) {
@@ -200,11 +215,9 @@ export class ObjectsApi {
     if (!['background', 'foreground', 'orphan'].includes(policy.toLowerCase())) {
       throw invalidArgument(`propagation_policy: Unsupported value: "${policy}": supported values: "background", "foreground", "orphan"`);
     }
-    if (policy.toLowerCase() !== 'background') {
-      // Foreground and orphan deletion need the garbage collector (a later issue): refuse
-      // by name rather than pretend.
-      throw new ApiError(status.UNIMPLEMENTED, `propagation_policy "${policy}" needs the garbage collector, which this server does not run yet; use "background"`);
-    }
+    // Foreground and orphan deletion: the object is marked with a finalizer that the
+    // garbage collector (on the leader) works off before the object goes.
+    const finalizer = { foreground: 'foregroundDeletion', orphan: 'orphan' }[policy.toLowerCase()];
     if (opts.dryRun) {
       await this.sync(opts.deadline);
       const cur = this.d.store.get(info.kind, ns, name);
@@ -222,9 +235,10 @@ export class ObjectsApi {
       name,
       ...(Object.keys(precondition).length > 0 ? { precondition } : {}),
       ...(opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}),
+      ...(finalizer ? { addFinalizers: [finalizer] } : {}),
       now: this.stamp(),
     };
-    const r = await this.write(cmd, opts.deadline);
+    const r = await this.write(cmd, opts.deadline, opts.term);
     return this.reveal((r.object ?? r.prev)!);
   }
 
@@ -323,14 +337,30 @@ export class ObjectsApi {
     await this.d.waitApplied(index);
   }
 
-  private async write(cmd: Command, deadline?: number): Promise<{ object?: StoredObject; prev?: StoredObject }> {
+  /**
+   * Bind pods to nodes in one entry; each binding succeeds or fails on its own (the store
+   * re-checks that it still fits). Returns one result per binding, in order.
+   */
+  async bind(bindings: PodBinding[], opts: { deadline?: number; term?: number } = {}): Promise<Result[]> {
+    if (bindings.length === 0) return [];
+    const cmd: Command = { op: 'bind', bindings, now: this.stamp() };
+    if (opts.term !== undefined) cmd.precondition = { term: opts.term };
+    const applied = await this.d.proposer.propose(cmd, opts.deadline ?? Date.now() + DEFAULT_WAIT_MS);
+    const r = applied.result;
+    if (!r.ok) throw fromFailure(r);
+    return r.results ?? [];
+  }
+
+  private async write(cmd: Command, deadline?: number, term?: number): Promise<{ object?: StoredObject; prev?: StoredObject }> {
+    if (term !== undefined && cmd.op !== 'batch' && cmd.op !== 'noop') cmd.precondition = { ...cmd.precondition, term };
     const applied = await this.d.proposer.propose(cmd, deadline ?? Date.now() + DEFAULT_WAIT_MS);
     const r: Result = applied.result;
     if (!r.ok) throw fromFailure(r);
     return { ...(r.object ? { object: r.object } : {}), ...(r.prev ? { prev: r.prev } : {}) };
   }
 
-  private kind(name: string): KindInfo {
+  /** The kind by name, plural or short name (NOT_FOUND when unknown). */
+  kind(name: string): KindInfo {
     const info = name ? lookupKind(name) : undefined;
     if (!info) throw new ApiError(status.NOT_FOUND, `the server doesn't have a resource type "${name}"`);
     return info;
@@ -387,7 +417,8 @@ export class ObjectsApi {
     }
   }
 
-  private filterFor(info: KindInfo, labelSel?: string, fieldSel?: string): ((o: StoredObject) => boolean) | undefined {
+  /** A store filter for label and field selectors (INVALID_ARGUMENT when malformed). */
+  filterFor(info: KindInfo, labelSel?: string, fieldSel?: string): ((o: StoredObject) => boolean) | undefined {
     let ls, fs;
     try {
       ls = labelSel ? parseSelector(labelSel) : undefined;
@@ -411,7 +442,8 @@ export class ObjectsApi {
     return this.d.cipher.encrypt(o as StoredObject) as PlainObject;
   }
 
-  private reveal(o: StoredObject | PlainObject): PlainObject {
+  /** The object as a client sees it (Secrets decrypted). */
+  reveal(o: StoredObject | PlainObject): PlainObject {
     if (o.kind === 'Secret' && this.d.cipher && SecretCipher.isEncrypted(o as StoredObject)) {
       return this.d.cipher.decrypt(o as StoredObject) as PlainObject;
     }

@@ -6,7 +6,7 @@
  * Every function here is deterministic in (stored state, command, index): it is run by
  * every replica on the same committed entries and must reach the same bytes.
  */
-import type { BatchCommand, Command, CreateCommand, DeleteCommand, Precondition, UpdateCommand, UpdateStatusCommand } from './commands.ts';
+import type { BatchCommand, BindCommand, Command, CreateCommand, DeleteCommand, Precondition, UpdateCommand, UpdateStatusCommand } from './commands.ts';
 import { addSeconds, deepEqual, deepFreeze, fullKey, SEP } from './object-util.ts';
 import type { ChangeEvent, Failure, FailureCode, KindInfo, KindInfoFn, ObjectMeta, Result, StoredObject } from './types.ts';
 
@@ -25,6 +25,8 @@ export interface Change {
 export class Txn {
   readonly changes = new Map<string, Change>();
   readonly events: ChangeEvent[] = [];
+  /** Keys of pods this write set put on each node (for the binding check). */
+  readonly podsByNode = new Map<string, Set<string>>();
 
   constructor(private readonly base: (key: string) => StoredObject | undefined) {}
 
@@ -37,6 +39,14 @@ export class Txn {
   put(key: string, object: StoredObject, event: ChangeEvent): void {
     this.changes.set(key, { kind: event.kind, namespace: event.namespace, name: object.metadata.name, object });
     this.events.push(event);
+    if (event.kind === 'Pod') {
+      const node = object.spec?.nodeName;
+      if (typeof node === 'string' && node !== '') {
+        let set = this.podsByNode.get(node);
+        if (!set) this.podsByNode.set(node, (set = new Set()));
+        set.add(key);
+      }
+    }
   }
 
   remove(key: string, event: ChangeEvent): void {
@@ -46,12 +56,28 @@ export class Txn {
 
   /** A nested write set whose changes reach this one only through {@link mergeInto}. */
   child(): Txn {
-    return new Txn((k) => this.get(k));
+    const c = new Txn((k) => this.get(k));
+    c.parent = this;
+    return c;
   }
+
+  private parent: Txn | undefined;
 
   mergeInto(parent: Txn): void {
     for (const [k, c] of this.changes) parent.changes.set(k, c);
     parent.events.push(...this.events);
+    for (const [node, keys] of this.podsByNode) {
+      let set = parent.podsByNode.get(node);
+      if (!set) parent.podsByNode.set(node, (set = new Set()));
+      for (const k of keys) set.add(k);
+    }
+  }
+
+  /** Keys of pods this write set or its parents put on `node`. */
+  podKeysOn(node: string, into: Set<string>): void {
+    const mine = this.podsByNode.get(node);
+    if (mine) for (const k of mine) into.add(k);
+    this.parent?.podKeysOn(node, into);
   }
 }
 
@@ -127,8 +153,31 @@ function removable(m: ObjectMeta): boolean {
 
 // ---------------------------------------------------------------------------------------
 
+/** What applying a command may consult besides the objects. Deterministic on every replica. */
+export interface ApplyEnv {
+  /** The Raft term the entry was committed in (absent: not known, e.g. in unit tests). */
+  term?: number;
+  /** Keys (fullKey) of the pods bound to `node` before this entry (the store's index). */
+  podKeysOnNode?: (node: string) => Iterable<string>;
+  /**
+   * Does `pod` still fit on `node` beside `podsOnNode`? undefined: yes; else the reason
+   * (e.g. "Insufficient cpu"). Absent: every binding fits.
+   */
+  bindCheck?: (node: StoredObject, pod: StoredObject, podsOnNode: StoredObject[]) => string | undefined;
+}
+
+const NO_ENV: ApplyEnv = {};
+
+function termMismatch(cmd: Command, env: ApplyEnv): Failure | undefined {
+  const want = 'precondition' in cmd ? cmd.precondition?.term : undefined;
+  if (want === undefined || env.term === undefined || want === env.term) return undefined;
+  return failure('Conflict', `Operation cannot be fulfilled: decided in term ${want} but committed in term ${env.term} (leadership changed)`);
+}
+
 /** Apply one command at Raft index `rv` inside `txn`. Never throws for bad input: the outcome is a value. */
-export function applyCommand(cmd: Command, rv: number, txn: Txn, kinds: KindInfoFn): Result {
+export function applyCommand(cmd: Command, rv: number, txn: Txn, kinds: KindInfoFn, env: ApplyEnv = NO_ENV): Result {
+  const stale = termMismatch(cmd, env);
+  if (stale) return stale;
   switch (cmd.op) {
     case 'create':
       return create(cmd, rv, txn, kinds);
@@ -138,8 +187,10 @@ export function applyCommand(cmd: Command, rv: number, txn: Txn, kinds: KindInfo
       return updateStatus(cmd, rv, txn, kinds);
     case 'delete':
       return del(cmd, rv, txn, kinds);
+    case 'bind':
+      return bind(cmd, rv, txn, kinds, env);
     case 'batch':
-      return batch(cmd, rv, txn, kinds);
+      return batch(cmd, rv, txn, kinds, env);
     case 'noop':
       return { ok: true };
     default: {
@@ -255,7 +306,12 @@ function del(cmd: DeleteCommand, rv: number, txn: Txn, kinds: KindInfoFn): Resul
   if (!prev) return notFound(t);
   const bad = checkPrecondition(t, prev, cmd.precondition);
   if (bad) return bad;
-  const pm = prev.metadata;
+  let pm = prev.metadata;
+  if (cmd.addFinalizers && cmd.addFinalizers.length > 0 && pm.deletionTimestamp === undefined) {
+    const have = pm.finalizers ?? [];
+    const more = cmd.addFinalizers.filter((f, i, all) => !have.includes(f) && all.indexOf(f) === i);
+    if (more.length > 0) pm = { ...pm, finalizers: [...have, ...more] };
+  }
   const grace = t.kind === 'Pod' ? podGracePeriod(prev, cmd.gracePeriodSeconds) : 0;
   const hasFinalizers = (pm.finalizers ?? []).length > 0;
 
@@ -290,14 +346,71 @@ function del(cmd: DeleteCommand, rv: number, txn: Txn, kinds: KindInfoFn): Resul
   return { ok: true, object, prev, removed: false };
 }
 
-function batch(cmd: BatchCommand, rv: number, txn: Txn, kinds: KindInfoFn): Result {
+function bind(cmd: BindCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: ApplyEnv): Result {
+  const results: Result[] = [];
+  for (const b of cmd.bindings) {
+    const t = resolve(kinds, 'Pod', b.namespace, b.name);
+    if (isFailure(t)) {
+      results.push(t);
+      continue;
+    }
+    const pod = txn.get(t.key);
+    if (!pod) {
+      results.push(notFound(t));
+      continue;
+    }
+    if (pod.metadata.uid !== b.uid) {
+      results.push(conflict(t, `Precondition failed: UID in precondition: ${b.uid}, UID in object meta: ${pod.metadata.uid ?? ''}`));
+      continue;
+    }
+    const bound = pod.spec?.nodeName;
+    if (typeof bound === 'string' && bound !== '') {
+      results.push(conflict(t, `pod ${t.namespace}/${t.name} is already assigned to node "${bound}"`));
+      continue;
+    }
+    if (pod.metadata.deletionTimestamp !== undefined) {
+      results.push(conflict(t, `pod ${t.namespace}/${t.name} is being deleted`));
+      continue;
+    }
+    const nodeKey = fullKey('Node', '', b.nodeName);
+    const node = txn.get(nodeKey);
+    if (!node) {
+      results.push(failure('NotFound', `nodes "${b.nodeName}" not found`));
+      continue;
+    }
+    if (env.bindCheck) {
+      const keys = new Set<string>(env.podKeysOnNode?.(b.nodeName) ?? []);
+      txn.podKeysOn(b.nodeName, keys);
+      const others: StoredObject[] = [];
+      for (const k of keys) {
+        const o = txn.get(k);
+        if (o && o.spec?.nodeName === b.nodeName) others.push(o);
+      }
+      const why = env.bindCheck(node, pod, others);
+      if (why !== undefined) {
+        results.push(conflict(t, `binding to node "${b.nodeName}" no longer fits: ${why}`));
+        continue;
+      }
+    }
+    const object = deepFreeze({
+      ...pod,
+      metadata: { ...pod.metadata, resourceVersion: String(rv) },
+      spec: { ...pod.spec, nodeName: b.nodeName },
+    });
+    txn.put(t.key, object, event('MODIFIED', t, object, pod, rv));
+    results.push({ ok: true, object, prev: pod });
+  }
+  return { ok: true, results };
+}
+
+function batch(cmd: BatchCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: ApplyEnv): Result {
   const child = txn.child();
   const results: Result[] = [];
   const failed: number[] = [];
   cmd.commands.forEach((c, i) => {
     // Every sub-command is tried (a failed one changes nothing) so that the results say
     // everything that is wrong, not only the first thing.
-    const r = c.op === 'batch' ? failure('Invalid', 'a batch cannot contain a batch') : applyCommand(c, rv, child, kinds);
+    const r = c.op === 'batch' ? failure('Invalid', 'a batch cannot contain a batch') : applyCommand(c, rv, child, kinds, env);
     results.push(r);
     if (!r.ok) failed.push(i);
   });

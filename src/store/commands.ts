@@ -17,6 +17,11 @@ export interface Precondition {
   resourceVersion?: string;
   /** Fail with Conflict unless the stored object has this uid. */
   uid?: string;
+  /**
+   * Fail with Conflict unless the entry is committed in this Raft term: a decision the
+   * leader made in term T cannot commit after it lost leadership (ARCHITECTURE rule 3).
+   */
+  term?: number;
 }
 
 /** Store a new object. `object` is complete: uid (and usually creationTimestamp) chosen by the proposer. */
@@ -25,6 +30,8 @@ export interface CreateCommand {
   object: StoredObject;
   /** ISO timestamp chosen by the proposer (used for a missing creationTimestamp). */
   now: string;
+  /** Only `term` is meaningful for a create. */
+  precondition?: Precondition;
 }
 
 /**
@@ -58,6 +65,34 @@ export interface DeleteCommand {
   precondition?: Precondition;
   /** Pods only: 0 removes at once; absent means the pod's terminationGracePeriodSeconds, else 30. */
   gracePeriodSeconds?: number;
+  /**
+   * Finalizers added as deletion starts, in the same step (propagation policy: `orphan`
+   * or `foregroundDeletion`, which the garbage collector then works off).
+   */
+  addFinalizers?: string[];
+  now: string;
+}
+
+/** One pod binding: put the pod (this incarnation) on a node. */
+export interface PodBinding {
+  namespace: string;
+  name: string;
+  uid: string;
+  nodeName: string;
+}
+
+/**
+ * Bind pods to nodes. Each binding succeeds or fails on its own (result.results, one per
+ * binding): the pod must still exist with this uid, be unbound and not being deleted, the
+ * node must exist, and the store's binding check (resources, host ports) must pass against
+ * the pods already on the node, this entry's earlier bindings included. So no node is ever
+ * overcommitted, even when scheduling decisions race.
+ */
+export interface BindCommand {
+  op: 'bind';
+  bindings: PodBinding[];
+  /** Only `term` is meaningful here. */
+  precondition?: Precondition;
   now: string;
 }
 
@@ -72,7 +107,7 @@ export interface NoopCommand {
   op: 'noop';
 }
 
-export type Command = CreateCommand | UpdateCommand | UpdateStatusCommand | DeleteCommand | BatchCommand | NoopCommand;
+export type Command = CreateCommand | UpdateCommand | UpdateStatusCommand | DeleteCommand | BindCommand | BatchCommand | NoopCommand;
 
 /** The bytes of an entry could not be read as a command. */
 export class MalformedCommandError extends Error {
@@ -161,6 +196,10 @@ function checkPrecondition(v: unknown, path: string): void {
   if (!isPlainObject(v)) fail(path, `must be an object, got ${describe(v)}`);
   str(v, 'resourceVersion', path, true);
   str(v, 'uid', path, true);
+  const term = v.term;
+  if (term !== undefined && (typeof term !== 'number' || !Number.isSafeInteger(term) || term < 0)) {
+    fail(`${path}.term`, `must be a non-negative integer, got ${String(term)}`);
+  }
 }
 
 function checkCommand(v: unknown, path: string, top: boolean): asserts v is Command {
@@ -169,6 +208,7 @@ function checkCommand(v: unknown, path: string, top: boolean): asserts v is Comm
   switch (op) {
     case 'create':
       checkObject(v.object, `${path}.object`);
+      checkPrecondition(v.precondition, `${path}.precondition`);
       str(v, 'now', path);
       return;
     case 'update':
@@ -182,10 +222,29 @@ function checkCommand(v: unknown, path: string, top: boolean): asserts v is Comm
       str(v, 'namespace', path, true);
       str(v, 'name', path);
       checkPrecondition(v.precondition, `${path}.precondition`);
+      const af = v.addFinalizers;
+      if (af !== undefined && (!Array.isArray(af) || !af.every((f) => typeof f === 'string' && f !== ''))) {
+        fail(`${path}.addFinalizers`, 'must be an array of non-empty strings');
+      }
       const g = v.gracePeriodSeconds;
       if (g !== undefined && (typeof g !== 'number' || !Number.isSafeInteger(g) || g < 0)) {
         fail(`${path}.gracePeriodSeconds`, `must be a non-negative integer, got ${String(g)}`);
       }
+      str(v, 'now', path);
+      return;
+    }
+    case 'bind': {
+      const bs = v.bindings;
+      if (!Array.isArray(bs)) fail(`${path}.bindings`, `must be an array, got ${describe(bs)}`);
+      bs.forEach((b, i) => {
+        const bp = `${path}.bindings[${i}]`;
+        if (!isPlainObject(b)) fail(bp, `must be an object, got ${describe(b)}`);
+        for (const k of ['namespace', 'name', 'uid', 'nodeName']) {
+          str(b, k, bp);
+          if (b[k] === '') fail(`${bp}.${k}`, 'must not be empty');
+        }
+      });
+      checkPrecondition(v.precondition, `${path}.precondition`);
       str(v, 'now', path);
       return;
     }
@@ -199,6 +258,6 @@ function checkCommand(v: unknown, path: string, top: boolean): asserts v is Comm
     case 'noop':
       return;
     default:
-      fail(`${path}.op`, `unknown op ${JSON.stringify(op)} (want create, update, updateStatus, delete, batch or noop)`);
+      fail(`${path}.op`, `unknown op ${JSON.stringify(op)} (want create, update, updateStatus, delete, bind, batch or noop)`);
   }
 }

@@ -25,6 +25,8 @@ export {
   type UpdateStatusCommand,
   type DeleteCommand,
   type BatchCommand,
+  type BindCommand,
+  type PodBinding,
   type NoopCommand,
   type Precondition,
   encodeCommand,

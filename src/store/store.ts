@@ -23,7 +23,7 @@
  *   0x02                         restore marker  present only while restore() rewrites the KV
  *   0x03 ‖ kind 0 namespace 0 name   object      msgpack(object)
  */
-import { applyCommand, Txn } from './apply.ts';
+import { applyCommand, Txn, type ApplyEnv } from './apply.ts';
 import { decodeCommand, MalformedCommandError, packValue, unpackValue } from './commands.ts';
 import type { KV, KVOp } from './kv.ts';
 import { deepFreeze, fullKey, namespaceOf, nsKey, SEP } from './object-util.ts';
@@ -51,6 +51,11 @@ export interface ObjectStoreOptions {
    * (100,000 objects in well under 300 MB). Implies no warm-up.
    */
   cacheDecoded?: boolean;
+  /**
+   * Re-checks every pod binding when its entry applies: undefined if `pod` fits on `node`
+   * beside `podsOnNode`, else why not. Must be deterministic (it runs on every replica).
+   */
+  bindCheck?: (node: StoredObject, pod: StoredObject, podsOnNode: StoredObject[]) => string | undefined;
 }
 
 export interface ListOptions {
@@ -81,6 +86,8 @@ export interface ListResult {
 export interface EntryInput {
   index: number;
   data: Uint8Array;
+  /** The term the entry was committed in (term preconditions are checked against it). */
+  term?: number;
 }
 
 /** What onApplied callbacks receive. */
@@ -128,6 +135,8 @@ export class ObjectStore {
   private closed = false;
   private warmTimer: NodeJS.Immediate | undefined;
   private readonly logger: { warn(s: string): void };
+  /** Pod full keys by spec.nodeName; built on first use. */
+  private nodeIndex: Map<string, Set<string>> | undefined;
 
   private constructor(
     private readonly kv: KV,
@@ -271,6 +280,55 @@ export class ObjectStore {
     return () => this.appliedCallbacks.delete(cb);
   }
 
+  /** Pods bound to `node` (spec.nodeName), in no particular order. Frozen objects. */
+  podsOnNode(node: string): StoredObject[] {
+    const out: StoredObject[] = [];
+    const t = this.tables.get('Pod');
+    if (!t) return out;
+    for (const k of this.podKeysOnNode(node)) {
+      const parts = k.split(SEP);
+      const o = t.get(nsKey(parts[1]!, parts[2]!));
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  /**
+   * Full keys of the pods on `node`. The index is built on first use (a replica that
+   * never binds or serves agents never pays for it) and kept current by apply.
+   */
+  private podKeysOnNode(node: string): Iterable<string> {
+    if (!this.nodeIndex) {
+      this.nodeIndex = new Map();
+      const t = this.tables.get('Pod');
+      if (t) {
+        for (let i = 0; i < t.length; i++) {
+          const key = t.keyAt(i)!;
+          const o = t.get(key)!;
+          this.reindexPod(fullKey('Pod', namespaceOf(o), o.metadata.name), undefined, o);
+        }
+      }
+    }
+    return this.nodeIndex.get(node) ?? [];
+  }
+
+  private reindexPod(key: string, before: StoredObject | undefined, after: StoredObject | null): void {
+    const idx = this.nodeIndex!;
+    const was = before?.spec?.nodeName;
+    const now = after?.spec?.nodeName;
+    if (was === now) return;
+    if (typeof was === 'string' && was !== '') {
+      const set = idx.get(was);
+      set?.delete(key);
+      if (set && set.size === 0) idx.delete(was);
+    }
+    if (typeof now === 'string' && now !== '') {
+      let set = idx.get(now);
+      if (!set) idx.set(now, (set = new Set()));
+      set.add(key);
+    }
+  }
+
   // -------------------------------------------------------------------------------------
   // Writes
 
@@ -292,7 +350,7 @@ export class ObjectStore {
     const results: Result[] = [];
     const applied: { index: number; result: Result }[] = [];
     let last = this.applied;
-    for (const { index, data } of entries) {
+    for (const { index, data, term } of entries) {
       if (!Number.isSafeInteger(index) || index < 1) throw new Error(`object store: entry index ${index} is not a positive integer`);
       if (index <= this.applied) {
         results.push({ ok: false, code: 'Gone', message: `entry ${index} was already applied (applied index ${this.applied})` });
@@ -300,7 +358,7 @@ export class ObjectStore {
       }
       if (index <= last) throw new Error(`object store: entries out of order: ${index} after ${last}`);
       last = index;
-      const result = this.applyOne(index, data, txn);
+      const result = this.applyOne(index, data, txn, term);
       results.push(result);
       applied.push({ index, result });
     }
@@ -322,6 +380,7 @@ export class ObjectStore {
 
     for (const [k, c] of txn.changes) {
       const key = nsKey(c.namespace, c.name);
+      if (c.kind === 'Pod' && this.nodeIndex) this.reindexPod(k, this.tables.get('Pod')?.get(key), c.object);
       if (c.object) this.table(c.kind).set(key, c.object, packed.get(k));
       else this.tables.get(c.kind)?.delete(key);
     }
@@ -331,7 +390,7 @@ export class ObjectStore {
     return results;
   }
 
-  private applyOne(index: number, data: Uint8Array, txn: Txn): Result {
+  private applyOne(index: number, data: Uint8Array, txn: Txn, term: number | undefined): Result {
     if (data.length === 0) return { ok: true };
     let cmd;
     try {
@@ -341,7 +400,11 @@ export class ObjectStore {
       return { ok: false, code: 'Invalid', message: `entry ${index}: undecodable command: ${why}` };
     }
     try {
-      return applyCommand(cmd, index, txn, this.opts.kindInfo);
+      const env: ApplyEnv = {
+        ...(term !== undefined ? { term } : {}),
+        ...(this.opts.bindCheck ? { bindCheck: this.opts.bindCheck, podKeysOnNode: (n: string) => this.podKeysOnNode(n) } : {}),
+      };
+      return applyCommand(cmd, index, txn, this.opts.kindInfo, env);
     } catch (err) {
       // A bug, not bad input (apply reports bad input as values). Every replica hits the
       // same one on the same entry, so reporting it keeps replicas identical; the command's
@@ -397,6 +460,7 @@ export class ObjectStore {
       await this.kv.batch([{ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: index }) }, { type: 'del', key: K_RESTORING }], true);
 
       this.tables.clear();
+      this.nodeIndex = undefined;
       for (const o of objects) this.table(o.kind).load(nsKey(namespaceOf(o), o.metadata.name), deepFreeze(o));
       for (const t of this.tables.values()) t.finishLoad();
       this.applied = index;
