@@ -27,7 +27,7 @@ test('decode says what is wrong with a malformed command', (t) => {
     else t.regex(err?.message ?? '', message);
   };
   bad([1, 2], 'command: must be an object, got an array');
-  bad({ op: 'zap' }, 'command.op: unknown op "zap" (want create, update, updateStatus, delete, batch or noop)');
+  bad({ op: 'zap' }, 'command.op: unknown op "zap" (want create, update, updateStatus, delete, bind, batch or noop)');
   bad({ op: 'create', object: obj }, 'command.now: must be a string, got undefined');
   bad({ op: 'create', object: { ...obj, kind: 3 }, now: NOW }, 'command.object.kind: must be a string, got a number');
   bad({ op: 'create', object: { ...obj, metadata: { name: 5 } }, now: NOW }, 'command.object.metadata.name: must be a string, got a number');
