@@ -211,6 +211,9 @@ export class ObjectsApi {
     const info = this.kind(kind);
     if (!name) throw invalidArgument('ref.name: Required value');
     const ns = info.namespaced ? namespace || 'default' : '';
+    if (info.kind === 'Namespace' && (name === 'default' || name === 'kube-system')) {
+      throw new ApiError(status.FAILED_PRECONDITION, `namespaces "${name}" is forbidden: this namespace may not be deleted`);
+    }
     const policy = opts.propagationPolicy || 'background';
     if (!['background', 'foreground', 'orphan'].includes(policy.toLowerCase())) {
       throw invalidArgument(`propagation_policy: Unsupported value: "${policy}": supported values: "background", "foreground", "orphan"`);
@@ -408,9 +411,11 @@ export class ObjectsApi {
   private async checkNamespace(info: KindInfo, obj: PlainObject, deadline?: number): Promise<void> {
     if (!info.namespaced) return;
     const ns = str(meta(obj).namespace);
-    if (this.d.store.get('Namespace', '', ns)) return;
-    await this.sync(deadline);
-    const n = this.d.store.get('Namespace', '', ns);
+    let n = this.d.store.get('Namespace', '', ns);
+    if (!n) {
+      await this.sync(deadline);
+      n = this.d.store.get('Namespace', '', ns);
+    }
     if (!n) throw new ApiError(status.NOT_FOUND, `namespaces "${ns}" not found`);
     if (n.metadata.deletionTimestamp) {
       throw new ApiError(status.FAILED_PRECONDITION, `${info.plural} "${str(meta(obj).name)}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);

@@ -147,8 +147,17 @@ function removeObject(txn: Txn, t: Target, last: StoredObject, prev: StoredObjec
 }
 
 /** Nothing blocks removal: no finalizers and no graceful termination pending. */
-function removable(m: ObjectMeta): boolean {
-  return (m.finalizers ?? []).length === 0 && !((m.deletionGracePeriodSeconds ?? 0) > 0);
+function removable(m: ObjectMeta, o?: StoredObject): boolean {
+  return (m.finalizers ?? []).length === 0 && !((m.deletionGracePeriodSeconds ?? 0) > 0) && !namespaceFinalizing(o);
+}
+
+/**
+ * A Namespace also waits for its spec.finalizers (the namespace controller removes
+ * "kubernetes" once everything inside is gone), as Kubernetes' namespace lifecycle does.
+ */
+function namespaceFinalizing(o: StoredObject | undefined): boolean {
+  const f = o?.kind === 'Namespace' ? o.spec?.finalizers : undefined;
+  return Array.isArray(f) && f.length > 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,7 +269,7 @@ function update(cmd: UpdateCommand, rv: number, txn: Txn, kinds: KindInfoFn): Re
   if (hasSpec && !deepEqual(prev.spec, next.spec)) metadata.generation = (pm.generation ?? 0) + 1;
   if (deepEqual(next, prev)) return { ok: true, object: prev, prev, unchanged: true };
   metadata.resourceVersion = String(rv);
-  if (pm.deletionTimestamp !== undefined && removable(metadata)) return removeObject(txn, t, next, prev, rv);
+  if (pm.deletionTimestamp !== undefined && removable(metadata, next)) return removeObject(txn, t, next, prev, rv);
   const object = deepFreeze(next);
   txn.put(t.key, object, event('MODIFIED', t, object, prev, rv));
   return { ok: true, object, prev };
@@ -313,7 +322,7 @@ function del(cmd: DeleteCommand, rv: number, txn: Txn, kinds: KindInfoFn): Resul
     if (more.length > 0) pm = { ...pm, finalizers: [...have, ...more] };
   }
   const grace = t.kind === 'Pod' ? podGracePeriod(prev, cmd.gracePeriodSeconds) : 0;
-  const hasFinalizers = (pm.finalizers ?? []).length > 0;
+  const hasFinalizers = (pm.finalizers ?? []).length > 0 || namespaceFinalizing(prev);
 
   if (pm.deletionTimestamp !== undefined) {
     // Already being deleted. Only a shorter grace period changes anything (the node agent
