@@ -66,6 +66,7 @@ export class ServerCluster {
       '--data-dir', join(this.opts.dir, `server-${id}`),
       '--encryption-key-file', this.keyFile,
       '--cluster-id', this.opts.clusterId ?? 'berth',
+      '--api-peers', this.opts.apiPorts.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(','),
       ...(this.opts.extraArgs ?? []),
     ];
     let fd: number | undefined;

@@ -1,6 +1,7 @@
 /**
  * `berth server`: one control-plane replica (Raft + object store + gRPC API).
  */
+import { FaultHooks } from '../server/fault-hooks.ts';
 import { BerthServer } from '../server/server.ts';
 import { FlagError, parseFlags, parsePeers } from './flags.ts';
 import { stderrLogger } from './logger.ts';
@@ -20,6 +21,11 @@ Options:
   --cluster-id NAME          refuse peers of another cluster (default berth)
   --tick-ms N                milliseconds per Raft tick (default 20)
   --compact-objects          keep objects as stored bytes, decoded per read (less memory, slower reads)
+  --api-peers LIST           every member's client API address, id=host:port, comma separated
+                             (tells agents where the leader is; default: a leader on another
+                             host is assumed to listen on this replica's --listen port)
+  --node-heartbeat-interval D  agent heartbeat interval (default 1s)
+  --node-monitor-grace-period D  heartbeat silence before a node is Ready=Unknown (default 40s)
   --quiet                    log warnings only
 `;
 
@@ -34,7 +40,12 @@ export async function runServer(argv: string[]): Promise<void> {
     'cluster-id': 'string',
     'tick-ms': 'int',
     'compact-objects': 'bool',
+    'api-peers': 'string',
+    'node-heartbeat-interval': 'duration',
+    'node-monitor-grace-period': 'duration',
     quiet: 'bool',
+    // Hidden, test-only (bench/chaos): see src/server/fault-hooks.ts.
+    'fault-hooks': 'string',
   });
   if (f._.length > 0) throw new FlagError(`unexpected argument "${f._[0]}"`);
   const id = f.id as number | undefined;
@@ -47,6 +58,12 @@ export async function runServer(argv: string[]): Promise<void> {
   const listen = (f.listen as string | undefined) ?? '127.0.0.1:8001';
   if (!/^[^\s]+:\d+$/.test(listen)) throw new FlagError(`--listen: "${listen}" is not host:port`);
   const logger = stderrLogger(id, Boolean(f.quiet));
+  let faultHooks: FaultHooks | undefined;
+  try {
+    faultHooks = f['fault-hooks'] ? FaultHooks.parse(f['fault-hooks'] as string) : undefined;
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
   const server = await BerthServer.start({
     id,
     clusterId: (f['cluster-id'] as string | undefined) ?? 'berth',
@@ -57,8 +74,13 @@ export async function runServer(argv: string[]): Promise<void> {
     ...(f['encryption-key-file'] ? { encryptionKeyFile: f['encryption-key-file'] as string } : {}),
     tickMs: (f['tick-ms'] as number | undefined) ?? 20,
     cacheObjects: !f['compact-objects'],
+    ...(f['api-peers'] ? { apiPeers: parsePeers(f['api-peers'] as string) } : {}),
+    ...(f['node-heartbeat-interval'] ? { heartbeatIntervalMs: f['node-heartbeat-interval'] as number } : {}),
+    ...(f['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: f['node-monitor-grace-period'] as number } : {}),
+    ...(faultHooks ? { faultHooks } : {}),
     logger,
   });
+  faultHooks?.listen(process);
   logger.info(`serving the API on ${server.apiAddress}, Raft peers on ${peers.get(id)}, data in ${dataDir}`);
   process.send?.({ event: 'ready', id, apiPort: server.apiPort });
   let stopping = false;

@@ -38,6 +38,30 @@ export interface WatchEventOut {
   resourceVersion: string;
 }
 
+export interface LogsOptions {
+  /** Empty: the pod's only container. */
+  container?: string;
+  follow?: boolean;
+  /** Last N lines; negative or absent: all. */
+  tailLines?: number;
+  previous?: boolean;
+  /** Only lines newer than this many seconds; 0 or absent: no limit. */
+  sinceSeconds?: number;
+  timestamps?: boolean;
+}
+
+export interface UsageOut {
+  namespace: string;
+  name: string;
+  cpuMillicores: number;
+  memoryBytes: number;
+  containers: { name: string; cpuMillicores: number; memoryBytes: number }[];
+  timestampMs: number;
+  /** Nodes only. */
+  cpuAllocatableMillicores: number;
+  memoryAllocatableBytes: number;
+}
+
 export interface ClusterStatus {
   id: number;
   role: string;
@@ -59,6 +83,7 @@ let pkgCache: grpc.GrpcObject | undefined;
 export class BerthClient {
   private readonly objects: Stub[];
   private readonly cluster: Stub[];
+  private readonly pods: Stub[];
   private current = 0;
   readonly endpoints: string[];
   private readonly timeoutMs: number;
@@ -72,6 +97,8 @@ export class BerthClient {
     this.endpoints = [...opts.endpoints];
     this.objects = this.endpoints.map((e) => new Objects(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
     this.cluster = this.endpoints.map((e) => new Cluster(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
+    const Pods = pkgCache.Pods as grpc.ServiceClientConstructor;
+    this.pods = this.endpoints.map((e) => new Pods(e, grpc.credentials.createInsecure(), options) as unknown as Stub);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
@@ -81,7 +108,7 @@ export class BerthClient {
   }
 
   close(): void {
-    for (const c of [...this.objects, ...this.cluster]) c.close();
+    for (const c of [...this.objects, ...this.cluster, ...this.pods]) c.close();
   }
 
   // Objects ------------------------------------------------------------------------------
@@ -188,6 +215,81 @@ export class BerthClient {
     };
   }
 
+  // Pods ---------------------------------------------------------------------------------
+
+  /**
+   * Stream a container's log: `onData` gets each chunk. Resolves when the log ends (at
+   * once without `follow`), rejects with ApiCallError. A replica that cannot be reached
+   * before anything arrived is skipped for the next one. `cancel()` stops following.
+   */
+  logs(namespace: string, pod: string, opts: LogsOptions, onData: (chunk: Buffer) => void): { done: Promise<void>; cancel: () => void } {
+    const req = {
+      namespace,
+      pod,
+      container: opts.container ?? '',
+      follow: Boolean(opts.follow),
+      tail_lines: opts.tailLines ?? -1,
+      previous: Boolean(opts.previous),
+      since_seconds: opts.sinceSeconds ?? 0,
+      timestamps: Boolean(opts.timestamps),
+    };
+    let stream: grpc.ClientReadableStream<{ data: Buffer }> | undefined;
+    let cancelled = false;
+    const n = this.endpoints.length;
+    const done = new Promise<void>((resolve, reject) => {
+      const attempt = (tries: number) => {
+        const i = this.current;
+        const endpoint = this.endpoints[i]!;
+        let got = false;
+        const s = this.pods[i]!.Logs(req) as grpc.ClientReadableStream<{ data: Buffer }>;
+        stream = s;
+        s.on('data', (m: { data: Buffer }) => {
+          got = true;
+          onData(Buffer.from(m.data));
+        });
+        s.on('end', () => resolve());
+        s.on('error', (e: grpc.ServiceError) => {
+          if (cancelled || e.code === grpc.status.CANCELLED) return resolve();
+          const err = toCallError(e, endpoint);
+          if (!got && err.code === grpc.status.UNAVAILABLE && isConnectionFailure(err.message) && tries + 1 < n) {
+            this.current = (i + 1) % n;
+            attempt(tries + 1);
+            return;
+          }
+          reject(err);
+        });
+      };
+      attempt(0);
+    });
+    return {
+      done,
+      cancel: () => {
+        cancelled = true;
+        stream?.cancel();
+      },
+    };
+  }
+
+  /** Usage of nodes or pods, as the leader last heard it from the agents. */
+  async top(kind: 'nodes' | 'pods', opts: { namespace?: string; allNamespaces?: boolean; labelSelector?: string } = {}): Promise<UsageOut[]> {
+    const r = await this.unary<{ items: { namespace: string; name: string; cpu_millicores: number; memory_bytes: number; containers: { name: string; cpu_millicores: number; memory_bytes: number }[]; timestamp_ms: number; cpu_allocatable_millicores: number; memory_allocatable_bytes: number }[] }>(
+      'pods',
+      'Top',
+      { kind, namespace: opts.namespace ?? '', all_namespaces: Boolean(opts.allNamespaces), label_selector: opts.labelSelector ?? '' },
+      true,
+    );
+    return r.items.map((u) => ({
+      namespace: u.namespace,
+      name: u.name,
+      cpuMillicores: Number(u.cpu_millicores),
+      memoryBytes: Number(u.memory_bytes),
+      containers: (u.containers ?? []).map((c) => ({ name: c.name, cpuMillicores: Number(c.cpu_millicores), memoryBytes: Number(c.memory_bytes) })),
+      timestampMs: Number(u.timestamp_ms),
+      cpuAllocatableMillicores: Number(u.cpu_allocatable_millicores),
+      memoryAllocatableBytes: Number(u.memory_allocatable_bytes),
+    }));
+  }
+
   // Cluster ------------------------------------------------------------------------------
 
   status(endpoint?: number): Promise<ClusterStatus> {
@@ -212,7 +314,7 @@ export class BerthClient {
    * One call with failover: on UNAVAILABLE, try the next endpoint — always for reads,
    * for writes only when the write certainly did not happen (no connection, no leader).
    */
-  private async unary<T>(service: 'objects' | 'cluster', method: string, req: unknown, idempotent: boolean, only?: number): Promise<T> {
+  private async unary<T>(service: 'objects' | 'cluster' | 'pods', method: string, req: unknown, idempotent: boolean, only?: number): Promise<T> {
     const n = this.endpoints.length;
     const deadline = Date.now() + this.timeoutMs;
     let last: ApiCallError | undefined;
@@ -222,7 +324,7 @@ export class BerthClient {
     let reachedInRound = false;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       const i = only ?? this.current;
-      const stub = (service === 'objects' ? this.objects : this.cluster)[i]!;
+      const stub = (service === 'objects' ? this.objects : service === 'pods' ? this.pods : this.cluster)[i]!;
       try {
         return await new Promise<T>((resolve, reject) => {
           stub[method]!(req, { deadline: new Date(deadline) }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
@@ -236,7 +338,10 @@ export class BerthClient {
           throw last;
         }
         if (!isConnectionFailure(last.message)) reachedInRound = true;
-        this.current = (i + 1) % n;
+        // A leader-only call names the leader's API address: go there next.
+        const hint = (e as grpc.ServiceError).metadata?.get('berth-leader')?.[0];
+        const hinted = typeof hint === 'string' && hint !== '' ? this.endpoints.indexOf(hint) : -1;
+        this.current = hinted >= 0 && hinted !== i ? hinted : (i + 1) % n;
         if (attempt % n === n - 1) {
           if (!reachedInRound && attempt >= n * 2 - 1) break;
           reachedInRound = false;

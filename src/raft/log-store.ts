@@ -273,7 +273,7 @@ export class LogStore {
   /** Deletes of compacted entries, in order, off the write path. */
   private background: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly fsyncDelayMs: number;
+  private fsyncDelayMs: number;
   private readonly logger: { info(s: string): void; warn(s: string): void };
 
   private constructor(
@@ -436,6 +436,11 @@ export class LogStore {
   putMeta(key: string, value: Uint8Array): Promise<void> {
     const k = metaKey(key);
     return this.serial(() => this.write([{ type: 'put', key: k, value: seal(value) }], true));
+  }
+
+  /** Test hook (chaos "slow disk"): change the delay added to every synced write from now on. */
+  setFsyncDelay(ms: number): void {
+    this.fsyncDelayMs = Math.max(0, ms);
   }
 
   /** Wait for queued writes, then close the database. */

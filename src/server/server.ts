@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { kindInfo } from '../api/index.ts';
 import { LogStore, Replica, type NodeId, type ReplicaOptions } from '../raft/index.ts';
 import { LevelKV, ObjectStore, SecretCipher } from '../store/index.ts';
+import { AgentsControl } from './agents/index.ts';
+import type { FaultHooks } from './fault-hooks.ts';
 import { StoreMachine } from './machine.ts';
 import { ObjectsApi } from './objects.ts';
 import { Proposer } from './proposer.ts';
@@ -32,11 +34,19 @@ export interface ServerOptions {
   logger?: ReplicaOptions['logger'];
   fsyncDelayMs?: number;
   snapshotEntries?: number;
+  /** Test-only fault hooks (hidden flag --fault-hooks; bench/chaos). Absent: none. */
+  faultHooks?: FaultHooks;
   /**
    * Keep objects decoded in memory once read (the default: reads about 25% cheaper).
    * False keeps them as their stored bytes and decodes per read (less memory).
    */
   cacheObjects?: boolean;
+  /** Other members' client API addresses (--api-peers), for the leader hint agents get. */
+  apiPeers?: Map<NodeId, string>;
+  /** Agent heartbeat interval handed out at registration (default 1000 ms). */
+  heartbeatIntervalMs?: number;
+  /** Heartbeat silence after which the leader marks a node Ready=Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
 }
 
 const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -46,6 +56,8 @@ export class BerthServer {
   private port = 0;
   private leaderDuties: AbortController | undefined;
   private bookmarkTimer: NodeJS.Timeout | undefined;
+  /** The agent API (Agents, Pods): liveness and usage for the leader's components. */
+  agents!: AgentsControl;
 
   private constructor(
     readonly opts: ServerOptions,
@@ -60,6 +72,7 @@ export class BerthServer {
     mkdirSync(opts.dataDir, { recursive: true });
     const cipher = opts.encryptionKeyFile ? SecretCipher.fromKeyFile(opts.encryptionKeyFile) : undefined;
     const logStore = await LogStore.open(opts.dataDir, { fsyncDelayMs: opts.fsyncDelayMs ?? 0, logger: log });
+    opts.faultHooks?.attachLogStore(logStore);
     const store = await ObjectStore.open(new LevelKV(logStore.database, STORE_PREFIX), {
       kindInfo: (k) => {
         const i = kindInfo(k);
@@ -84,11 +97,27 @@ export class BerthServer {
       tickMs: opts.tickMs ?? 20,
       logger: log,
       ...(opts.snapshotEntries ? { snapshotEntries: opts.snapshotEntries } : {}),
+      ...(opts.faultHooks ? { clock: opts.faultHooks.clock, raft: opts.faultHooks.raftConfig() } : {}),
     });
     const proposer = new Proposer(replica);
     machine.proposer = proposer;
     const api = new ObjectsApi({ replica, store, proposer, cipher, waitApplied: (i) => machine.waitApplied(i) });
     const server = new BerthServer(opts, replica, store, api, proposer);
+    server.agents = new AgentsControl({
+      replica,
+      store,
+      api,
+      proposer,
+      cipher,
+      waitApplied: (i) => machine.waitApplied(i),
+      clusterId: opts.clusterId,
+      apiAddress: () => server.apiAddress,
+      ...(opts.apiPeers ? { apiPeers: opts.apiPeers } : {}),
+      ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+      ...(opts.nodeMonitorGracePeriodMs ? { nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs } : {}),
+      logger: log,
+    });
+    server.agents.start();
     fatal = (e) => {
       // The object store can no longer write: serving would answer from a state that
       // falls ever further behind the log. Stop; a restart re-applies from the log.
@@ -122,9 +151,10 @@ export class BerthServer {
       // Channelz bookkeeping costs a few percent of CPU per call; nothing here reads it.
       'grpc.enable_channelz': 0,
     });
-    const deps = { api: this.api, replica: this.replica, clusterId: this.opts.clusterId, apiAddress: () => this.apiAddress };
+    const deps = { api: this.api, replica: this.replica, clusterId: this.opts.clusterId, apiAddress: () => this.apiAddress, memberApiAddress: (id: number) => this.agents.hints.apiAddressOf(id) };
     this.grpcServer.addService((pkg.Objects as grpc.ServiceClientConstructor).service, objectsService(deps));
     this.grpcServer.addService((pkg.Cluster as grpc.ServiceClientConstructor).service, clusterService(deps));
+    this.agents.addServices(this.grpcServer, pkg);
     this.port = await new Promise<number>((resolve, reject) =>
       this.grpcServer.bindAsync(this.opts.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -135,6 +165,7 @@ export class BerthServer {
    * the leader has committed in its term and stop at once when leadership is lost.
    */
   private onRole(role: string): void {
+    this.agents.onRole(role);
     if (role === 'leader' && !this.leaderDuties) {
       const ac = new AbortController();
       this.leaderDuties = ac;
@@ -151,6 +182,7 @@ export class BerthServer {
       try {
         await this.replica.readIndex(2000);
         await this.api.ensureNamespaces(Date.now() + 5000);
+        this.agents.startLeaderDuties(signal);
         return;
       } catch (e) {
         if (signal.aborted) return;
@@ -163,6 +195,7 @@ export class BerthServer {
   async stop(): Promise<void> {
     this.leaderDuties?.abort();
     clearInterval(this.bookmarkTimer);
+    this.agents.stop();
     await new Promise<void>((resolve) => {
       this.grpcServer.tryShutdown(() => resolve());
       setTimeout(() => {

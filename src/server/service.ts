@@ -12,6 +12,7 @@ import { ApiError, invalidArgument, toServiceError } from './errors.ts';
 import type { ObjectsApi } from './objects.ts';
 
 export const API_PROTO = fileURLToPath(new URL('../../proto/berth/v1/api.proto', import.meta.url));
+export const AGENT_PROTO = fileURLToPath(new URL('../../proto/berth/v1/agent.proto', import.meta.url));
 export const VERSION = '0.1.0';
 
 export const PROTO_OPTIONS: protoLoader.Options = {
@@ -22,9 +23,9 @@ export const PROTO_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-/** The berth.v1 package as a grpc-js object (services and client constructors). */
+/** The berth.v1 package as a grpc-js object (services and client constructors), agent API included. */
 export function loadApi(): grpc.GrpcObject {
-  const def = protoLoader.loadSync(API_PROTO, PROTO_OPTIONS);
+  const def = protoLoader.loadSync([API_PROTO, AGENT_PROTO], PROTO_OPTIONS);
   return (grpc.loadPackageDefinition(def).berth as grpc.GrpcObject).v1 as grpc.GrpcObject;
 }
 
@@ -37,6 +38,8 @@ export interface ServiceDeps {
   replica: Replica;
   clusterId: string;
   apiAddress: () => string;
+  /** Another member's API address when known ('' otherwise). */
+  memberApiAddress?: (id: number) => string;
 }
 
 type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
@@ -224,14 +227,14 @@ export function clusterService(d: ServiceDeps): grpc.UntypedServiceImplementatio
       role: s.role,
       term: s.term,
       leader: s.leader,
-      leader_api_address: s.leader === s.id ? d.apiAddress() : '',
+      leader_api_address: s.leader === s.id ? d.apiAddress() : (d.memberApiAddress?.(s.leader) ?? ''),
       commit_index: s.commit,
       applied_index: s.applied,
       last_index: s.lastIndex,
       members: s.members.map((m) => ({
         id: m.id,
         peer_address: m.addr,
-        api_address: m.id === s.id ? d.apiAddress() : '',
+        api_address: m.id === s.id ? d.apiAddress() : (d.memberApiAddress?.(m.id) ?? ''),
         voter: m.voter,
         leader: m.id === s.leader,
         match_index: m.match,
