@@ -18,7 +18,10 @@ export interface ObjectEvent {
   type: WatchEventType;
   /** The new state; for DELETED the last state. Frozen: copy before changing. */
   object: PlainObject;
-  /** The previous state (MODIFIED and DELETED), when known. */
+  /**
+   * The previous state, when the source has it. The store's watch does not carry it:
+   * components that need the old state keep what the last event showed.
+   */
   prev?: PlainObject;
 }
 
