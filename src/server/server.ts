@@ -9,6 +9,11 @@ import { kindInfo } from '../api/index.ts';
 import { LogStore, Replica, type NodeId, type ReplicaOptions } from '../raft/index.ts';
 import { LevelKV, ObjectStore, SecretCipher } from '../store/index.ts';
 import { AgentsControl } from './agents/index.ts';
+import { DEFAULT_CLUSTER_CONFIG, type ClusterConfig } from '../controllers/types.ts';
+import { ClusterEventRecorder } from '../controllers/events.ts';
+import { bindingFits } from '../scheduler/fit.ts';
+import { leaderComponents } from './components.ts';
+import { startLeaderComponents } from './leader.ts';
 import type { FaultHooks } from './fault-hooks.ts';
 import { StoreMachine } from './machine.ts';
 import { ObjectsApi } from './objects.ts';
@@ -47,6 +52,10 @@ export interface ServerOptions {
   heartbeatIntervalMs?: number;
   /** Heartbeat silence after which the leader marks a node Ready=Unknown (default 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** Settings of the scheduler and controllers (defaults: DEFAULT_CLUSTER_CONFIG). */
+  clusterConfig?: Partial<ClusterConfig>;
+  /** Run the scheduler and controllers while leading (default true). */
+  controllers?: boolean;
 }
 
 const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -80,6 +89,8 @@ export class BerthServer {
       },
       logger: log,
       cacheDecoded: opts.cacheObjects ?? true,
+      // Every binding is re-checked as it applies: no node is ever overcommitted.
+      bindCheck: (node, pod, podsOnNode) => bindingFits(node, pod, podsOnNode),
     });
     let fatal: (e: Error) => void = () => {};
     const machine = new StoreMachine(store, (e) => fatal(e));
@@ -183,6 +194,7 @@ export class BerthServer {
         await this.replica.readIndex(2000);
         await this.api.ensureNamespaces(Date.now() + 5000);
         this.agents.startLeaderDuties(signal);
+        if (this.opts.controllers !== false) this.startComponents(signal);
         return;
       } catch (e) {
         if (signal.aborted) return;
@@ -190,6 +202,29 @@ export class BerthServer {
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
       }
     }
+  }
+
+  private startComponents(signal: AbortSignal): void {
+    const log = this.opts.logger ?? nullLogger;
+    const config: ClusterConfig = {
+      ...DEFAULT_CLUSTER_CONFIG,
+      ...(this.opts.nodeMonitorGracePeriodMs ? { nodeMonitorGracePeriodMs: this.opts.nodeMonitorGracePeriodMs } : {}),
+      ...this.opts.clusterConfig,
+    };
+    startLeaderComponents(
+      {
+        api: this.api,
+        store: this.store,
+        config,
+        log,
+        usage: this.agents.usage,
+        liveness: this.agents.liveness,
+        components: leaderComponents,
+        events: (ctx) => new ClusterEventRecorder({ cluster: ctx.cluster, clock: ctx.clock, component: 'berth-controller-manager', log }),
+      },
+      this.replica.status().term,
+      signal,
+    );
   }
 
   async stop(): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import type { BatchCommand, BindCommand, Command, CreateCommand, DeleteCommand, Precondition, UpdateCommand, UpdateStatusCommand } from './commands.ts';
 import { addSeconds, deepEqual, deepFreeze, fullKey, SEP } from './object-util.ts';
-import type { ChangeEvent, Failure, FailureCode, KindInfo, KindInfoFn, ObjectMeta, Result, StoredObject } from './types.ts';
+import type { ChangeEvent, Failure, FailureCode, JsonObject, KindInfo, KindInfoFn, ObjectMeta, Result, StoredObject } from './types.ts';
 
 /** One pending change: the object's new state, or null when it is removed. */
 export interface Change {
@@ -401,10 +401,15 @@ function bind(cmd: BindCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: Ap
         continue;
       }
     }
+    // The binding also records PodScheduled=True, as Kubernetes' binding subresource does.
+    const status = { ...(pod.status ?? {}) };
+    const conds = Array.isArray(status.conditions) ? (status.conditions as JsonObject[]).filter((c) => c?.type !== 'PodScheduled') : [];
+    status.conditions = [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: cmd.now }, ...conds];
     const object = deepFreeze({
       ...pod,
       metadata: { ...pod.metadata, resourceVersion: String(rv) },
       spec: { ...pod.spec, nodeName: b.nodeName },
+      status,
     });
     txn.put(t.key, object, event('MODIFIED', t, object, pod, rv));
     results.push({ ok: true, object, prev: pod });
