@@ -60,7 +60,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs 
 
 test.before(async () => {
   const ports = await freePorts(6);
-  cluster = new ServerCluster({ size: 3, dir: join(dir, 'cluster'), peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
+  cluster = new ServerCluster({ size: 3, dir: join(dir, 'cluster'), peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet', '--no-controllers'] });
   await cluster.startAll();
   writeFileSync(configFile, `current-context: e2e\ncontexts:\n- name: e2e\n  servers: [${cluster.apiAddresses().join(', ')}]\n`);
   const client = new BerthClient({ endpoints: cluster.apiAddresses(), timeoutMs: 2000 });

@@ -169,7 +169,7 @@ test.before(async () => {
     dir,
     peerPorts: ports.slice(0, 3),
     apiPorts: ports.slice(3),
-    extraArgs: ['--quiet', '--node-heartbeat-interval', `${BEAT_MS}ms`, '--node-monitor-grace-period', `${GRACE_MS}ms`],
+    extraArgs: ['--quiet', '--no-controllers', '--node-heartbeat-interval', `${BEAT_MS}ms`, '--node-monitor-grace-period', `${GRACE_MS}ms`],
   });
   await cluster.startAll();
   addrs = cluster.apiAddresses();

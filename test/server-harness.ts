@@ -37,7 +37,7 @@ export interface Harness {
 export async function startCluster(t: ExecutionContext, size = 3): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-server-test-'));
   const ports = await freePorts(2 * size);
-  const cluster = new ServerCluster({ size, dir, peerPorts: ports.slice(0, size), apiPorts: ports.slice(size), extraArgs: ['--quiet'] });
+  const cluster = new ServerCluster({ size, dir, peerPorts: ports.slice(0, size), apiPorts: ports.slice(size), extraArgs: ['--quiet', '--no-controllers'] });
   const clients: BerthClient[] = [];
   const track = (c: BerthClient) => {
     clients.push(c);

@@ -30,7 +30,7 @@ async function eventually<T>(what: string, fn: () => Promise<T>, limitMs = 30_00
 test('a replica started with --join is added, learns the whole membership, serves, and is removed', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-membership-'));
   const ports = await freePorts(8);
-  const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3, 6), extraArgs: ['--quiet'] });
+  const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3, 6), extraArgs: ['--quiet', '--no-controllers'] });
   const peer4 = `127.0.0.1:${ports[6]}`;
   const api4 = `127.0.0.1:${ports[7]}`;
   const fourth = fork(

@@ -26,6 +26,8 @@ Options:
                              host is assumed to listen on this replica's --listen port)
   --node-heartbeat-interval D  agent heartbeat interval (default 1s)
   --node-monitor-grace-period D  heartbeat silence before a node is Ready=Unknown (default 40s)
+  --no-controllers           do not run the scheduler and controllers when leading (a bare
+                             object store: tests of the control plane alone)
   --quiet                    log warnings only
 `;
 
@@ -44,6 +46,7 @@ export async function runServer(argv: string[]): Promise<void> {
     'node-heartbeat-interval': 'duration',
     'node-monitor-grace-period': 'duration',
     quiet: 'bool',
+    'no-controllers': 'bool',
     // Hidden, test-only (bench/chaos): see src/server/fault-hooks.ts.
     'fault-hooks': 'string',
   });
@@ -74,6 +77,7 @@ export async function runServer(argv: string[]): Promise<void> {
     ...(f['encryption-key-file'] ? { encryptionKeyFile: f['encryption-key-file'] as string } : {}),
     tickMs: (f['tick-ms'] as number | undefined) ?? 20,
     cacheObjects: !f['compact-objects'],
+    controllers: !f['no-controllers'],
     ...(f['api-peers'] ? { apiPeers: parsePeers(f['api-peers'] as string) } : {}),
     ...(f['node-heartbeat-interval'] ? { heartbeatIntervalMs: f['node-heartbeat-interval'] as number } : {}),
     ...(f['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: f['node-monitor-grace-period'] as number } : {}),
