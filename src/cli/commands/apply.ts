@@ -6,10 +6,11 @@
 import { status } from '@grpc/grpc-js';
 import { defaultObject, kindForVersion, readManifestObjects, validateObject, type ApiObject, type ManifestObject } from '../../api/index.ts';
 import { ApiCallError, type PlainObject } from '../../client/client.ts';
-import { bool, parseFlags, str, strs } from '../flags.ts';
+import { bool, int, parseFlags, str, strs } from '../flags.ts';
 import { CliError, formatError, formatInvalid } from '../output/errors.ts';
 import { listOf, objectRef, toJson, toYaml } from '../output/format.ts';
-import { connect, dryRunMode, dryRunSuffix, GLOBAL_FLAGS, GLOBAL_HELP, type Io } from './common.ts';
+import { statusFor, waitWithProgress, WaitFailed, WaitTimeout } from '../output/progress.ts';
+import { connect, dryRunMode, dryRunSuffix, GLOBAL_FLAGS, GLOBAL_HELP, progressOut, type Io } from './common.ts';
 
 export const APPLY_USAGE = `Apply a configuration to objects by file name or stdin.
 
@@ -25,6 +26,9 @@ Flags:
   -f, --filename PATH          file, directory or - (repeatable)
       --dry-run[=client|server] validate without persisting (bare --dry-run: client)
   -o, --output FORMAT          name, yaml or json instead of "configured" lines
+      --wait                   then wait until Deployments are rolled out, Jobs complete and
+                               Pods ready (live progress; fails with the reason)
+      --timeout DURATION       how long --wait waits (default 5m; 0: no limit)
 ${GLOBAL_HELP}`;
 
 export async function runApply(argv: string[], io: Io): Promise<number> {
@@ -33,6 +37,8 @@ export async function runApply(argv: string[], io: Io): Promise<number> {
     filename: { type: 'strings', short: 'f' },
     'dry-run': { type: 'string', noValue: 'client' },
     output: { type: 'string', short: 'o' },
+    wait: 'bool',
+    timeout: 'duration',
   });
   if (bool(f, 'help')) {
     io.write(APPLY_USAGE);
@@ -123,6 +129,35 @@ export async function runApply(argv: string[], io: Io): Promise<number> {
     if (output === 'json' || output === 'yaml') {
       const value = results.length === 1 ? results[0] : listOf(results);
       if (results.length > 0) io.write(output === 'json' ? toJson(value) : toYaml(value));
+    }
+    if (bool(f, 'wait') && mode === 'none') {
+      const timeoutMs = int(f, 'timeout') ?? 5 * 60_000;
+      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+      for (const r of results) {
+        const info = kindForVersion(String(r.apiVersion), String(r.kind));
+        const evaluate = info ? statusFor(info.kind) : undefined;
+        if (!info || !evaluate) continue;
+        const m = (r.metadata ?? {}) as Record<string, unknown>;
+        const name = String(m.name ?? '');
+        try {
+          await waitWithProgress(progressOut(io), `${info.singular} "${name}"`, {
+            client: session.client,
+            info,
+            namespace: String(m.namespace ?? ''),
+            name,
+            evaluate,
+            timeoutMs: deadline > 0 ? Math.max(1, deadline - Date.now()) : 0,
+            now: io.now,
+          });
+        } catch (e) {
+          failed = true;
+          if (e instanceof WaitFailed) io.error(`error: ${e.message}\n`);
+          else if (e instanceof WaitTimeout) {
+            const why = e.last?.message ? `: ${e.last.message.replace(/^Waiting for [^:]*: /, '').replace(/\.\.\.$/, '')}` : '';
+            io.error(`error: timed out waiting for ${info.singular} "${name}"${why}\n`);
+          } else io.error(formatError(e, { kind: info, endpoints: session.client.endpoints }));
+        }
+      }
     }
   } finally {
     session.client.close();

@@ -8,6 +8,7 @@ import { BerthClient } from '../../client/client.ts';
 import { configPath, loadConfig, resolveTarget, type Target } from '../config.ts';
 import { int, str, type FlagSpecs, type ParsedFlags } from '../flags.ts';
 import { CliError } from '../output/errors.ts';
+import type { ProgressOut } from '../output/progress.ts';
 
 export interface Io {
   write(s: string): void;
@@ -18,6 +19,8 @@ export interface Io {
   now(): number;
   /** Is stdout a terminal (colours)? */
   tty: boolean;
+  /** The terminal's width, when stdout is one. */
+  columns?: () => number;
 }
 
 export function processIo(): Io {
@@ -28,6 +31,18 @@ export function processIo(): Io {
     env: process.env,
     now: () => Date.now(),
     tty: Boolean(process.stdout.isTTY),
+    columns: () => process.stdout.columns || 80,
+  };
+}
+
+/** Where live progress goes: redrawn in place on a terminal, coloured unless NO_COLOR. */
+export function progressOut(io: Io): ProgressOut {
+  return {
+    write: io.write,
+    tty: io.tty,
+    columns: io.columns?.() ?? 80,
+    color: io.tty && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb',
+    now: io.now,
   };
 }
 

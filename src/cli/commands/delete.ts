@@ -5,10 +5,10 @@
 import { status } from '@grpc/grpc-js';
 import { kindForVersion, readManifestObjects, type KindInfo } from '../../api/index.ts';
 import { ApiCallError } from '../../client/client.ts';
-import { sleep } from '../proc-cluster.ts';
 import { bool, int, parseFlags, str, strs } from '../flags.ts';
 import { CliError, formatError } from '../output/errors.ts';
 import { objectRef, resourceName } from '../output/format.ts';
+import { waitForDeletion } from '../output/progress.ts';
 import { connect, dryRunMode, dryRunSuffix, GLOBAL_FLAGS, GLOBAL_HELP, parseResourceArgs, type Io } from './common.ts';
 
 export const DELETE_USAGE = `Delete objects by name, by label selector, all of a type, or those of manifests.
@@ -27,6 +27,8 @@ Flags:
       --grace-period N         seconds to let a pod stop (default: the pod's own; 0 needs --force)
       --now                    --grace-period=1
       --force                  with --grace-period=0: remove at once, without waiting for the node
+      --cascade[=STRATEGY]     what happens to dependents: background (default), foreground
+                               (they go first), orphan (they stay)
       --ignore-not-found       no error for objects that do not exist
       --dry-run[=client|server] show what would be deleted
       --wait                   wait until the objects are gone
@@ -50,6 +52,7 @@ export async function runDelete(argv: string[], io: Io): Promise<number> {
     'grace-period': 'int',
     now: 'bool',
     force: 'bool',
+    cascade: { type: 'string', noValue: 'background' },
     'ignore-not-found': 'bool',
     'dry-run': { type: 'string', noValue: 'client' },
     wait: 'bool',
@@ -79,6 +82,9 @@ export async function runDelete(argv: string[], io: Io): Promise<number> {
     // As kubectl: an immediate deletion must be asked for with --force.
     grace = 1;
   }
+
+  const cascade = cascadePolicy(str(f, 'cascade'));
+  const forced = bool(f, 'force') && grace === 0;
 
   if (files.length > 0 && f._.length > 0) throw new CliError('when paths, URLs, or stdin is provided as input, you may not specify resource arguments as well');
   if (files.length === 0 && f._.length === 0) {
@@ -145,18 +151,21 @@ export async function runDelete(argv: string[], io: Io): Promise<number> {
       }
     }
 
-    const deleted: Victim[] = [];
+    const deleted: (Victim & { uid: string })[] = [];
     for (const v of victims) {
       try {
-        if (mode === 'client') await session.client.get(v.info.plural, v.namespace, v.name);
+        let before;
+        if (mode === 'client') before = await session.client.get(v.info.plural, v.namespace, v.name);
         else {
-          await session.client.delete(v.info.plural, v.namespace, v.name, {
+          before = await session.client.delete(v.info.plural, v.namespace, v.name, {
             ...(grace >= 0 ? { gracePeriodSeconds: grace } : {}),
+            ...(cascade ? { propagationPolicy: cascade } : {}),
             dryRun: mode === 'server',
           });
         }
-        deleted.push(v);
-        io.write(output === 'name' ? `${objectRef(v.info, v.name)}\n` : `${resourceName(v.info)} "${v.name}" deleted${dryRunSuffix(mode)}\n`);
+        deleted.push({ ...v, uid: String((before.metadata as Record<string, unknown> | undefined)?.uid ?? '') });
+        const verb = forced ? 'force deleted' : 'deleted';
+        io.write(output === 'name' ? `${objectRef(v.info, v.name)}\n` : `${resourceName(v.info)} "${v.name}" ${verb}${dryRunSuffix(mode)}\n`);
       } catch (e) {
         if (bool(f, 'ignore-not-found') && e instanceof ApiCallError && e.code === status.NOT_FOUND) continue;
         fail(e, v.info);
@@ -165,20 +174,13 @@ export async function runDelete(argv: string[], io: Io): Promise<number> {
     }
 
     if (bool(f, 'wait') && mode === 'none' && deleted.length > 0) {
-      const deadline = Date.now() + (int(f, 'timeout') ?? 60_000);
+      const timeout = int(f, 'timeout') ?? 60_000;
+      const deadline = timeout > 0 ? Date.now() + timeout : 0;
       for (const v of deleted) {
-        for (;;) {
-          try {
-            await session.client.get(v.info.plural, v.namespace, v.name);
-          } catch (e) {
-            if (e instanceof ApiCallError && e.code === status.NOT_FOUND) break;
-            throw e;
-          }
-          if (Date.now() > deadline) {
-            io.error(`error: timed out waiting for ${resourceName(v.info)} "${v.name}" to be deleted\n`);
-            return 1;
-          }
-          await sleep(200);
+        // Gone, or replaced by a new object of the same name.
+        if (!(await waitForDeletion(session.client, v.info, v.namespace, v.name, deadline, v.uid))) {
+          io.error(`error: timed out waiting for the condition on ${v.info.plural}/${v.name}\n`);
+          return 1;
         }
       }
     }
@@ -186,4 +188,21 @@ export async function runDelete(argv: string[], io: Io): Promise<number> {
     session.client.close();
   }
   return failed ? 1 : 0;
+}
+
+/** `--cascade`: kubectl's values (and the old true/false) as a propagation policy; undefined when not given. */
+export function cascadePolicy(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  switch (v.toLowerCase()) {
+    case 'background':
+    case 'true':
+      return 'background';
+    case 'foreground':
+      return 'foreground';
+    case 'orphan':
+    case 'false':
+      return 'orphan';
+    default:
+      throw new CliError(`invalid cascade value (${v}). Must be "background", "foreground", or "orphan".`);
+  }
 }

@@ -11,6 +11,16 @@ import { bool, int, parseFlags, str, strs } from '../flags.ts';
 import { tableHeaders, tableRow, tableRows } from '../output/columns.ts';
 import { CliError, formatError } from '../output/errors.ts';
 import { listOf, objectRef, toJson, toYaml } from '../output/format.ts';
+import { readFileSync } from 'node:fs';
+import {
+  customColumnCells,
+  JsonPath,
+  JsonPathError,
+  parseCustomColumns,
+  parseCustomColumnsFile,
+  sortByField,
+  type CustomColumn,
+} from '../output/jsonpath.ts';
 import { columnWidths, formatRow, renderTable } from '../output/table.ts';
 import { connect, GLOBAL_FLAGS, GLOBAL_HELP, parseResourceArgs, type Io, type ResourceArg, type Session } from './common.ts';
 
@@ -27,7 +37,9 @@ Examples:
   berth get po -l app=web -o wide      # by label, with more columns
 
 Flags:
-  -o, --output FORMAT          wide, yaml, json or name
+  -o, --output FORMAT          wide, yaml, json, name, jsonpath=TEMPLATE, jsonpath-file=FILE,
+                               jsonpath-as-json=TEMPLATE, custom-columns=NAME:PATH[,...],
+                               custom-columns-file=FILE
   -l, --selector SELECTOR      label selector (e.g. app=web,tier!=db)
       --field-selector SEL     field selector (e.g. status.phase=Running)
   -A, --all-namespaces         every namespace
@@ -35,6 +47,7 @@ Flags:
       --show-labels            a LABELS column
       --show-kind              names as TYPE/NAME even for one kind
       --no-headers             no header row
+      --sort-by PATH           sort by the value of a field (e.g. .metadata.creationTimestamp)
       --chunk-size N           list in pages of N objects (default 500; 0: one page)
       --ignore-not-found       no error for objects that do not exist
   -w, --watch                  after listing, print every change (one kind only)
@@ -42,6 +55,54 @@ Flags:
 ${GLOBAL_HELP}`;
 
 const OUTPUTS = ['wide', 'yaml', 'json', 'name'];
+const ALL_FORMATS = 'custom-columns,custom-columns-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,wide,yaml';
+
+/** A `-o` printer that needs parsing: a JSONPath template or custom columns. */
+export type Printer = { t: 'jsonpath'; path: JsonPath; asJson: boolean } | { t: 'columns'; columns: CustomColumn[] } | undefined;
+
+/** Parses `-o jsonpath=...`, `-o custom-columns=...` and their file forms; undefined for the plain formats. */
+export function parsePrinter(output: string): Printer {
+  const eq = output.indexOf('=');
+  const name = eq < 0 ? output : output.slice(0, eq);
+  const arg = eq < 0 ? undefined : output.slice(eq + 1);
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      throw new CliError(`error reading template ${file}: no such file or directory`);
+    }
+  };
+  try {
+    switch (name) {
+      case 'jsonpath':
+      case 'jsonpath-as-json':
+      case 'jsonpath-file': {
+        if (!arg) throw new CliError('template format specified but no template given');
+        const template = name === 'jsonpath-file' ? read(arg) : arg;
+        return { t: 'jsonpath', path: new JsonPath(template), asJson: name === 'jsonpath-as-json' };
+      }
+      case 'custom-columns':
+        if (!arg) throw new CliError('custom-columns format specified but no custom columns given');
+        return { t: 'columns', columns: parseCustomColumns(arg) };
+      case 'custom-columns-file':
+        if (!arg) throw new CliError('custom-columns-file format specified but no file given');
+        return { t: 'columns', columns: parseCustomColumnsFile(read(arg)) };
+    }
+  } catch (e) {
+    if (e instanceof JsonPathError) throw new CliError(e.message);
+    throw e;
+  }
+  if (output !== '' && !OUTPUTS.includes(output)) {
+    throw new CliError(`unable to match a printer suitable for the output format "${output}", allowed formats are: ${ALL_FORMATS}`);
+  }
+  return undefined;
+}
+
+/** The text of a JSONPath printer for a value (as JSON: the results as an indented array). */
+function jsonPathText(p: Extract<Printer, { t: 'jsonpath' }>, value: unknown): string {
+  if (p.asJson) return `${JSON.stringify(p.path.findResults(value).flat(), null, 4)}\n`;
+  return p.path.execute(value);
+}
 
 interface Found {
   info: KindInfo;
@@ -60,6 +121,7 @@ export async function runGet(argv: string[], io: Io): Promise<number> {
     'show-labels': 'bool',
     'show-kind': 'bool',
     'no-headers': 'bool',
+    'sort-by': 'string',
     'chunk-size': 'int',
     'ignore-not-found': 'bool',
     watch: { type: 'bool', short: 'w' },
@@ -70,9 +132,8 @@ export async function runGet(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const output = str(f, 'output') ?? '';
-  if (output !== '' && !OUTPUTS.includes(output)) {
-    throw new CliError(`unable to match a printer suitable for the output format "${output}", allowed formats are: ${OUTPUTS.join(',')}`);
-  }
+  const printer = parsePrinter(output);
+  const sortBy = str(f, 'sort-by') ?? '';
   if (f._.length === 0) {
     throw new CliError(
       'You must specify the type of resource to get. Use "berth api-resources" for a complete list of supported resources.\n\nerror: Required resource not specified.',
@@ -110,8 +171,17 @@ export async function runGet(argv: string[], io: Io): Promise<number> {
     }
     const singleItem = requests.length === 1 && requests[0]!.name !== undefined;
     const kinds = new Set(requests.map((r) => r.info));
+    if (sortBy) {
+      try {
+        for (const x of found) x.objects = sortByField(x.objects, sortBy);
+      } catch (e) {
+        if (e instanceof JsonPathError) throw new CliError(e.message);
+        throw e;
+      }
+    }
     const printed = print(io, watchOnly ? [] : found, {
       output,
+      printer,
       singleItem,
       hadErrors: errors.length > 0,
       withKind: kinds.size > 1 || bool(f, 'show-kind'),
@@ -132,6 +202,7 @@ export async function runGet(argv: string[], io: Io): Promise<number> {
       const from = found[0]?.resourceVersion ?? '';
       return await watch(session, r, nsOf(r.info), from, {
         output,
+        printer,
         selector,
         fieldSelector: r.name !== undefined ? `metadata.name=${r.name}` : fieldSelector,
         allNs,
@@ -178,6 +249,7 @@ async function fetch(
 
 interface PrintOptions {
   output: string;
+  printer: Printer;
   singleItem: boolean;
   hadErrors: boolean;
   withKind: boolean;
@@ -191,6 +263,19 @@ interface PrintOptions {
 /** Prints what was found; returns whether anything was printed. */
 function print(io: Io, found: Found[], o: PrintOptions): boolean {
   const all = found.flatMap((x) => x.objects);
+  if (o.printer?.t === 'jsonpath') {
+    if (all.length === 0 && (o.hadErrors || o.singleItem)) return false;
+    io.write(jsonPathText(o.printer, o.singleItem && all.length === 1 ? all[0] : listOf(all)));
+    return true;
+  }
+  if (o.printer?.t === 'columns') {
+    // As kubectl's custom-columns printer: the header even for an empty list.
+    if (all.length === 0 && (o.hadErrors || o.singleItem)) return false;
+    const columns = o.printer.columns;
+    const rows = all.map((obj) => customColumnCells(columns, obj));
+    io.write(renderTable(o.noHeaders ? rows : [columns.map((c) => c.header), ...rows]));
+    return true;
+  }
   if (o.output === 'json' || o.output === 'yaml') {
     if (all.length === 0 && (o.hadErrors || o.singleItem)) return false;
     const value = o.singleItem && all.length === 1 ? all[0] : listOf(all);
@@ -240,6 +325,7 @@ function watch(
   resourceVersion: string,
   o: {
     output: string;
+    printer: Printer;
     selector: string;
     fieldSelector: string;
     allNs: boolean;
@@ -252,8 +338,10 @@ function watch(
 ): Promise<number> {
   const { io } = o;
   const opts = { wide: o.output === 'wide', withNamespace: o.allNs, showLabels: o.showLabels, labelColumns: o.labelColumns };
-  const headers = tableHeaders(r.info, opts);
-  let widths = columnWidths([headers, ...o.widthsFrom.map((x) => tableRow(r.info, x, { ...opts, now: io.now() }))]);
+  const columns = o.printer?.t === 'columns' ? o.printer.columns : undefined;
+  const rowOf = (x: PlainObject) => (columns ? customColumnCells(columns, x) : tableRow(r.info, x, { ...opts, now: io.now() }));
+  const headers = columns ? columns.map((c) => c.header) : tableHeaders(r.info, opts);
+  let widths = columnWidths([headers, ...o.widthsFrom.map(rowOf)]);
   let headerDone = o.noHeaders;
   return new Promise((resolve) => {
     const cancel = session.client.watch(
@@ -261,11 +349,12 @@ function watch(
       { namespace, labelSelector: o.selector, fieldSelector: o.fieldSelector, resourceVersion },
       (ev) => {
         if (!ev.object || ev.type === 'BOOKMARK') return;
-        if (o.output === 'json') io.write(toJson(ev.object));
+        if (o.printer?.t === 'jsonpath') io.write(jsonPathText(o.printer, ev.object));
+        else if (o.output === 'json') io.write(toJson(ev.object));
         else if (o.output === 'yaml') io.write(`---\n${toYaml(ev.object)}`);
         else if (o.output === 'name') io.write(`${objectRef(r.info, nameOf(ev.object))}\n`);
         else {
-          const row = tableRow(r.info, ev.object, { ...opts, now: io.now() });
+          const row = rowOf(ev.object);
           if (!headerDone) {
             widths = columnWidths([headers, row]);
             io.write(`${formatRow(headers, widths)}\n`);
