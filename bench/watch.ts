@@ -7,6 +7,7 @@
  *
  *   npm run bench -- watch [--watchers 1000] [--rate 1000] [--seconds 10]
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
 import { freePorts } from '../src/cli/proc-cluster.ts';
 import protobuf from 'protobufjs';
@@ -82,6 +83,10 @@ try {
   let failed = 0;
   let firstError: string | undefined;
   const total = args.rate * args.seconds;
+  // The load generator's own event-loop stalls would show up as delivery latency:
+  // measure them so a reader can tell the two apart.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const t0 = performance.now();
   const inflight: Promise<unknown>[] = [];
   while (sent < total) {
@@ -105,6 +110,7 @@ try {
   const writeSeconds = (performance.now() - t0) / 1000;
   const deadline = Date.now() + 10_000;
   while ((received + failed < total || allReceived + failed < total) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  loopDelay.disable();
   raw.close();
   for (const c of cancels) c();
   lat.sort((a, b) => a - b);
@@ -122,6 +128,8 @@ try {
     p50Ms: round(percentile(lat, 50)),
     p99Ms: round(percentile(lat, 99)),
     maxMs: round(lat[lat.length - 1] ?? 0),
+    benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
+    benchLoopDelayMaxMs: round(loopDelay.max / 1e6),
   };
   log(`delivered ${received}/${sent - failed}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${firstError ? `; first write error: ${firstError}` : ''}`);
   writer.close();

@@ -16,6 +16,8 @@ import { FlagError, bool, int, parseFlags, str } from './flags.ts';
 import { painter } from './output/color.ts';
 import { sleep } from './proc-cluster.ts';
 import { ServerCluster } from './server-cluster.ts';
+import { AgentProcs } from './agent-procs.ts';
+import { criSocketFromEnv } from '../agent/runtimes/cri-env.ts';
 import { gatherStatuses, mergeStatuses } from './commands/cluster.ts';
 
 export const UP_USAGE = `Usage: berth up [flags]
@@ -32,6 +34,9 @@ Flags:
   --data-dir DIR        data, logs and the Secret encryption key (default .berth/up)
   --context NAME        the context to write into the client config (default local)
   --no-config           do not touch the client config
+  --agents N            node agents to run beside the replicas (default 2; 0 for none)
+  --runtime R           the agents' runtime: cri (containerd) or process (default: cri when
+                        containerd's socket is found and we are root, else process)
   --for DURATION        stop after this long (e.g. 30s), as if interrupted
 `;
 
@@ -127,6 +132,8 @@ export async function runUp(argv: string[]): Promise<number> {
     context: 'string',
     'no-config': 'bool',
     for: 'duration',
+    agents: 'int',
+    runtime: 'string',
     help: { type: 'bool', short: 'h' },
   });
   if (bool(f, 'help')) {
@@ -156,6 +163,13 @@ export async function runUp(argv: string[]): Promise<number> {
       throw new FlagError(`127.0.0.1:${port} is in use; choose other ports with --base-port/--api-base-port (peer ports are fixed once a cluster exists)`);
     }
   }
+  const agentCount = int(f, 'agents') ?? 2;
+  if (agentCount < 0 || agentCount > 50) throw new FlagError('--agents: must be between 0 and 50');
+  const socket = criSocketFromEnv();
+  const isRoot = process.getuid?.() === 0;
+  const runtime = str(f, 'runtime') ?? (socket && isRoot ? 'cri' : 'process');
+  if (runtime !== 'cri' && runtime !== 'process') throw new FlagError(`--runtime: must be cri or process, got "${runtime}"`);
+  if (runtime === 'cri' && !socket) throw new FlagError('--runtime cri: no containerd socket found (set BERTH_CRI_SOCKET, or run scripts/host-setup.sh as root)');
   const cluster = new ServerCluster({
     size: layout.replicas,
     dir,
@@ -191,10 +205,13 @@ export async function runUp(argv: string[]): Promise<number> {
   }
   writeFileSync(layoutFile, `${JSON.stringify(layout, null, 2)}\n`);
   writeFileSync(pidFile, `${process.pid}\n`);
+  const agents = new AgentProcs({ dir, servers: cluster.apiAddresses(), runtime: runtime as 'cri' | 'process', ...(runtime === 'cri' && socket ? { criSocket: socket } : {}) });
+  agents.startAll(agentCount);
 
   for (let id = 1; id <= layout.replicas; id++) {
     out(`  replica ${id}: API ${cluster.apiAddress(id)}, Raft peer 127.0.0.1:${layout.peerPorts[id - 1]}, log ${join(shown, `server-${id}.log`)}\n`);
   }
+  for (const n of agents.ids()) out(`  agent ${agents.name(n)}: runtime ${runtime}, log ${join(shown, `agent-${n}.log`)}\n`);
   out(`API: ${cluster.apiAddresses().join(',')}\n`);
 
   const client = new BerthClient({ endpoints: cluster.apiAddresses(), timeoutMs: 2000 });
@@ -244,6 +261,12 @@ export async function runUp(argv: string[]): Promise<number> {
         out(`${p.red(`replica ${id} exited`)}; see ${join(shown, `server-${id}.log`)}\n`);
       }
     }
+    for (const n of agents.ids()) {
+      if (!agents.running(n) && !exited.has(-n)) {
+        exited.add(-n);
+        out(`${p.red(`agent ${agents.name(n)} exited`)}; see ${join(shown, `agent-${n}.log`)}\n`);
+      }
+    }
     const m = await poll();
     if (m.leader !== 0 && (m.leader !== leader || m.term !== term)) {
       if (m.leader !== leader) out(`${p.yellow('leader changed')}: replica ${m.leader} (term ${m.term})\n`);
@@ -259,8 +282,11 @@ export async function runUp(argv: string[]): Promise<number> {
     }
   }
 
-  out('stopping replicas...\n');
+  out('stopping agents and replicas...\n');
   client.close();
+  // Agents first: they leave their containers running (as kubelet does) and would only
+  // reconnect in a loop once the replicas are gone.
+  await agents.stopAll();
   await cluster.stopAll();
   rmSync(pidFile, { force: true });
   process.off('SIGINT', onSignal);

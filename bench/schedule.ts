@@ -1,0 +1,97 @@
+/**
+ * End-to-end scheduling: N hollow nodes (fake runtime), P pods as a mix of Deployments,
+ * 3 durable replicas. Each pod's latency runs from its creation (ADDED on a watch) to its
+ * Running status (both committed, both seen on the same watch); throughput is pods over
+ * the time from the first pod created to the last one Running.
+ *
+ *   npm run bench -- schedule [--nodes 1000] [--pods 10000] [--deployments 20]
+ */
+import { ServerCluster } from '../src/cli/server-cluster.ts';
+import { freePorts, sleep } from '../src/cli/proc-cluster.ts';
+import { BerthClient } from '../src/client/client.ts';
+import { startHollowAgents } from '../src/agent/hollow.ts';
+import { procCpuMicros, procRssBytes } from './lib/proc-cpu.ts';
+import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
+
+const args = benchArgs({ nodes: 1000, pods: 10000, deployments: 20, timeout: 600 });
+const dir = scratchDir('bench-schedule');
+const ports = await freePorts(6);
+const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
+const client = new BerthClient({ endpoints: cluster.apiAddresses() });
+let agents: { stop(): Promise<void> } | undefined;
+try {
+  await cluster.startAll();
+  await waitForApi(client);
+  const leaderId = (await client.status()).leader;
+  const leaderPid = cluster.pid(leaderId)!;
+  log(`starting ${args.nodes} hollow agents`);
+  agents = await startHollowAgents({ servers: cluster.apiAddresses(), count: args.nodes, namePrefix: 'hollow', capacity: { cpu: '32', memory: '128Gi', pods: 110 } });
+  for (let i = 0; ; i++) {
+    const nodes = (await client.list('Node', { serializable: true })).items;
+    const ready = nodes.filter((n) => ((n.status as { conditions?: { type: string; status: string }[] })?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
+    if (ready >= args.nodes) break;
+    if (i > 1200) throw new Error(`only ${ready}/${args.nodes} nodes Ready after 2 minutes`);
+    await sleep(100);
+  }
+  log(`${args.nodes} nodes Ready; creating ${args.deployments} Deployments with ${args.pods} pods in all`);
+  const added = new Map<string, number>();
+  const running = new Map<string, number>();
+  let done: () => void = () => {};
+  const allRunning = new Promise<void>((r) => (done = r));
+  const rv = (await client.list('Pod', { limit: 1 })).resourceVersion;
+  const cancel = client.watch('Pod', { namespace: 'default', resourceVersion: rv }, (ev) => {
+    const name = String(ev.object?.metadata?.name ?? '');
+    const now = performance.now();
+    if (ev.type === 'ADDED' && !added.has(name)) added.set(name, now);
+    if ((ev.object?.status as { phase?: string } | undefined)?.phase === 'Running' && !running.has(name)) {
+      running.set(name, now);
+      if (running.size >= args.pods) done();
+    }
+  }, (err) => {
+    if (err) log(`pod watch ended: ${err.message}`);
+  });
+  const cpu0 = procCpuMicros(leaderPid);
+  const per = Math.floor(args.pods / args.deployments);
+  await Promise.all(
+    Array.from({ length: args.deployments }, (_, i) => {
+      const replicas = i === args.deployments - 1 ? args.pods - per * (args.deployments - 1) : per;
+      const app = `app-${i}`;
+      return client.create({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: app, namespace: 'default' },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app } },
+          template: {
+            metadata: { labels: { app } },
+            spec: { containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: i % 2 ? '100m' : '250m', memory: i % 3 ? '64Mi' : '128Mi' } } }] },
+          },
+        },
+      });
+    }),
+  );
+  const progress = setInterval(() => log(`  ${added.size} created, ${running.size} running`), 2000);
+  await Promise.race([allRunning, sleep(args.timeout * 1000).then(() => { throw new Error(`only ${running.size}/${args.pods} pods Running after ${args.timeout} s`); })]);
+  clearInterval(progress);
+  const wall = Math.max(...running.values()) - Math.min(...added.values());
+  const lat = [...running].map(([n, t]) => t - (added.get(n) ?? t)).sort((a, b) => a - b);
+  const cpuMs = (procCpuMicros(leaderPid) - cpu0) / 1000;
+  cancel();
+  const result = {
+    bench: 'schedule',
+    nodes: args.nodes,
+    pods: args.pods,
+    podsPerSec: Math.round((args.pods / wall) * 1000),
+    p50Ms: round(percentile(lat, 50), 0),
+    p99Ms: round(percentile(lat, 99), 0),
+    wallMs: Math.round(wall),
+    leaderCpuUsPerPod: Math.round((cpuMs * 1000) / args.pods),
+    leaderRssMb: Math.round(procRssBytes(leaderPid) / 2 ** 20),
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  await agents?.stop();
+  client.close();
+  await cluster.stopAll();
+}
