@@ -127,7 +127,8 @@ test('berth up starts a cluster, writes the config, reports leader changes, and 
   await waitFor('the leader change to be reported', () => first.out().includes(`leader changed: replica ${target} `));
 
   t.is(await stop(first), 0);
-  t.regex(first.out(), /stopping replicas\.\.\.\nstopped\n$/);
+  t.regex(first.out(), /stopping agents and replicas\.\.\.\nstopped\n$/);
+  t.regex(first.out(), /^  agent node-1: runtime (cri|process), log /m);
   for (const port of [peerBase, peerBase + 1, peerBase + 2, ...[0, 1, 2].map((i) => apiBase + i)]) t.true(await portFree(port), `port ${port} released`);
 
   // Second run on the same directory: the same cluster, its objects, its Secret key.

@@ -194,5 +194,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('disconnect', () => stop('disconnect'));
   });
+  // The IPC channel to a parent (berth up) keeps the process alive; so might a library
+  // handle that did not close. The agent has stopped: leave.
+  if (process.connected) process.disconnect();
+  setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }
