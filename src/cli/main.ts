@@ -14,17 +14,41 @@ Usage: berth COMMAND [flags]
 Cluster:
   up              start a local cluster of three replicas (Ctrl-C stops it)
   server          run one control-plane replica
+  agent           run a node agent: this machine becomes a node of the cluster
   cluster         status, members, transfer-leader, add-member, remove-member
 
 Objects:
   apply           create or update objects from manifests (-f FILE|DIR|-)
   get             display objects
   delete          delete objects
+  create          create objects from manifests (-f) or from the command line
+  describe        show objects in detail, with their events
+  edit            edit an object in your editor
+  label           add, change or remove labels
+  annotate        add, change or remove annotations
+  scale           set the replicas of a Deployment or ReplicaSet
+  rollout         status, history, undo, restart, pause and resume of Deployments
+  events          list events (-w: as they come)
+  explain         the fields of a kind
   api-resources   the kinds the API serves, with their short names
+
+Nodes:
+  cordon          mark nodes unschedulable
+  uncordon        mark nodes schedulable
+  drain           cordon a node and evict its pods
+  taint           add or remove taints of nodes
+
+Pods:
+  logs            print the log of a container in a pod (-f follows)
+  top             CPU and memory use of nodes or pods
+
+Interactive:
+  ui              a terminal UI for the cluster, in the manner of k9s
 
 Client:
   config          contexts of the client configuration ($BERTH_CONFIG or ~/.berth/config)
   version         client and server versions
+  completion      a bash or zsh completion script
 
 Other:
   raft-node       run one bare Raft replica process (benchmarks, tests)
@@ -61,6 +85,12 @@ async function main(argv: string[]): Promise<number> {
       else await runServer(rest);
       return 0;
     }
+    case 'agent': {
+      const { runAgent, AGENT_USAGE } = await import('./agent-cmd.ts');
+      if (help) process.stdout.write(AGENT_USAGE);
+      else return (await runAgent(rest)) ?? 0;
+      return 0;
+    }
     case 'raft-node': {
       const { runRaftNode, RAFT_NODE_USAGE } = await import('./raft-node.ts');
       if (help) process.stdout.write(RAFT_NODE_USAGE);
@@ -74,6 +104,23 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
     case 'version':
     case 'api-resources':
+    case 'ui':
+    case 'logs':
+    case 'top':
+    case 'create':
+    case 'describe':
+    case 'edit':
+    case 'scale':
+    case 'rollout':
+    case 'label':
+    case 'annotate':
+    case 'cordon':
+    case 'uncordon':
+    case 'drain':
+    case 'taint':
+    case 'explain':
+    case 'events':
+    case 'completion':
       return runClientVerb(cmd, rest);
     default:
       process.stderr.write(`error: unknown command "${cmd}" for "berth"\nRun 'berth --help' for usage.\n`);
@@ -101,6 +148,14 @@ async function runClientVerb(cmd: string, argv: string[]): Promise<number> {
         return await (await import('./commands/version.ts')).runVersion(argv, io);
       case 'api-resources':
         return await (await import('./commands/api-resources.ts')).runApiResources(argv, io);
+      case 'ui':
+        return await (await import('../tui/index.ts')).runUi(argv, io);
+      case 'logs':
+        return await (await import('./commands/logs.ts')).runLogs(argv, io);
+      case 'top':
+        return await (await import('./commands/top.ts')).runTop(argv, io);
+      default:
+        return await (await import('./commands/verbs.ts')).runVerb(cmd, argv, io);
     }
     return 1;
   } catch (e) {
