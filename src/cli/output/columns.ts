@@ -451,7 +451,7 @@ const events: KindColumns = {
     const source = rec(o.source);
     const component = s(source.component) || s(o.reportingComponent);
     const host = s(source.host) || s(o.reportingInstance);
-    return [last, s(o.type), s(o.reason), target, s(involved.fieldPath), host ? `${component}, ${host}` : component, message, first, String(count), s(meta(o).name)];
+    return [last, s(o.type), s(o.reason), target, message, s(involved.fieldPath), host ? `${component}, ${host}` : component, first, String(count), s(meta(o).name)];
   },
 };
 
