@@ -37,6 +37,10 @@ Flags:
   --agents N            node agents to run beside the replicas (default 2; 0 for none)
   --runtime R           the agents' runtime: cri (containerd) or process (default: cri when
                         containerd's socket is found and we are root, else process)
+  --apply PATH          once the cluster is up, apply the manifests in PATH (a file or a
+                        directory), as 'berth apply -f PATH' would
+  --ui                  then open 'berth ui' on the cluster when stdout is a terminal;
+                        leaving the UI (q at the top, or Ctrl-C) stops the cluster
   --for DURATION        stop after this long (e.g. 30s), as if interrupted
 `;
 
@@ -134,6 +138,8 @@ export async function runUp(argv: string[]): Promise<number> {
     for: 'duration',
     agents: 'int',
     runtime: 'string',
+    apply: 'string',
+    ui: 'bool',
     help: { type: 'bool', short: 'h' },
   });
   if (bool(f, 'help')) {
@@ -247,7 +253,28 @@ export async function runUp(argv: string[]): Promise<number> {
       process.stderr.write(`warning: could not write the client config: ${(e as Error).message}\n`);
     }
   }
-  out('Ctrl-C stops the cluster.\n');
+  const applyPath = str(f, 'apply');
+  if (applyPath && !stopping) {
+    const { runApply } = await import('./commands/apply.ts');
+    const { processIo } = await import('./commands/common.ts');
+    const io = processIo();
+    // Applied through the cluster's own endpoints, whatever the client config says.
+    const code = await runApply(['-f', applyPath, '--server', cluster.apiAddresses().join(',')], io).catch((e: Error) => {
+      process.stderr.write(`error: applying ${applyPath}: ${e.message}\n`);
+      return 1;
+    });
+    if (code !== 0) process.stderr.write(`warning: 'berth apply -f ${applyPath}' failed; the cluster keeps running\n`);
+  }
+  if (bool(f, 'ui') && process.stdout.isTTY && !stopping) {
+    const { runUi } = await import('../tui/index.ts');
+    const { processIo } = await import('./commands/common.ts');
+    // The UI owns the terminal (and Ctrl-C) until it is left; then the cluster stops.
+    process.off('SIGINT', onSignal);
+    await runUi(['--server', cluster.apiAddresses().join(',')], processIo()).catch((e: Error) => process.stderr.write(`error: berth ui: ${e.message}\n`));
+    process.on('SIGINT', onSignal);
+    stopping = true;
+  }
+  if (!stopping) out('Ctrl-C stops the cluster.\n');
 
   const until = f.for !== undefined ? Date.now() + (f.for as number) : Infinity;
   const exited = new Set<number>();
