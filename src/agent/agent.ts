@@ -132,6 +132,8 @@ export class Agent {
   private readonly pullBackoff: Backoff;
   private readonly prober: ProbeExecutor;
   private readonly allocatable: NodeAllocatable;
+  /** The runtime's own name (CRI Version: "containerd"): the scheme of container IDs. */
+  private runtimeName = '';
 
   /** Assigned pods by uid; ConfigMaps and Secrets by namespace/name. */
   private readonly pods = new Map<string, Pod>();
@@ -203,6 +205,7 @@ export class Agent {
   /** Starts serving and registering; resolves once the Node service listens. */
   async start(): Promise<void> {
     const rv = await this.runtime.version();
+    this.runtimeName = rv.runtimeName;
     if (this.o.nodeServer) this.nodeServer = this.o.nodeServer;
     else {
       this.nodeServer = await NodeServer.start(this.o.listen ?? '127.0.0.1:0', this.logger);
@@ -472,6 +475,7 @@ export class Agent {
       crashBackoff: this.crashBackoff,
       pullBackoff: this.pullBackoff,
       prober: this.prober,
+      ...(this.runtimeName ? { runtimeName: this.runtimeName } : {}),
       onStatus: (pod, status) => {
         if (!this.pods.has(pod.metadata.uid ?? '')) return;
         this.reporter.report({

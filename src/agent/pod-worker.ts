@@ -42,6 +42,11 @@ export interface PodWorkerDeps {
   /** Image pull (and sandbox creation) back-off, keyed `<uid>/...`. */
   pullBackoff: Backoff;
   prober: ProbeExecutor;
+  /**
+   * The scheme of container IDs in the status (`<name>://<id>`): the runtime's name as its
+   * version call reports it (kubelet: "containerd" under CRI). Default: the runtime's kind.
+   */
+  runtimeName?: string;
   /** A new status for the pod; `force` asks for it to be sent even if unchanged. */
   onStatus(pod: Pod, status: PodStatus, force: boolean): void;
   /** The pod is gone from the node: containers, sandbox, volumes and logs removed. */
@@ -901,7 +906,7 @@ export class PodWorker {
     const { init, app } = this.views(obs);
     const podTerminal = Boolean(this.terminal) || stoppedForDeletion;
     const initialized = obs.current ? this.isInitialized(obs, obs.current.id) : (this.pod.spec.initContainers ?? []).length === 0;
-    const ctx = { runtimeKind: this.d.runtime.kind, podTerminal, hasInit: init.length > 0 };
+    const ctx = { runtimeKind: this.d.runtimeName || this.d.runtime.kind, podTerminal, hasInit: init.length > 0 };
     // A container the runtime no longer has (a node reboot under the process runtime) keeps
     // the state the control plane recorded for it, as kubelet does.
     const recorded = (v: ContainerView, list: ContainerStatus[] | undefined): ContainerStatus => {

@@ -138,12 +138,17 @@ export function defaultPodSpec(spec: Obj, opts: PodDefaultsOptions = { job: fals
 const VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'persistentVolumeClaim', 'projected', 'downwardAPI'];
 /** 0644, the mode of projected files when none is given. */
 const DEFAULT_MODE = 0o644;
+/**
+ * Secret files default to 0400 (owner read only): berth's rule, stricter than Kubernetes'
+ * 0644, so a secret is not readable by other users of a shared host or container.
+ */
+const SECRET_DEFAULT_MODE = 0o400;
 
 function defaultVolume(v: Obj): void {
   // A volume that names no source is an emptyDir (SetDefaults_Volume).
   if (VOLUME_SOURCES.every((s) => v[s] === undefined || v[s] === null)) v.emptyDir = {};
   for (const s of ['configMap', 'secret', 'projected', 'downwardAPI']) {
-    if (isObj(v[s])) setDefault(v[s] as Obj, 'defaultMode', DEFAULT_MODE);
+    if (isObj(v[s])) setDefault(v[s] as Obj, 'defaultMode', s === 'secret' ? SECRET_DEFAULT_MODE : DEFAULT_MODE);
   }
   if (isObj(v.downwardAPI)) {
     for (const item of objItems(v.downwardAPI.items)) defaultFieldRef(item);

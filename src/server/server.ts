@@ -4,6 +4,7 @@
  * replica leads and has committed in its term.
  */
 import * as grpc from '@grpc/grpc-js';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { kindInfo } from '../api/index.ts';
 import { LogStore, Replica, type NodeId, type ReplicaOptions } from '../raft/index.ts';
@@ -179,6 +180,8 @@ export class BerthServer {
     this.agents.onRole(role);
     if (role === 'leader' && !this.leaderDuties) {
       const ac = new AbortController();
+      // One listener per leader component: a known, fixed number, not a leak.
+      setMaxListeners(64, ac.signal);
       this.leaderDuties = ac;
       void this.runLeaderDuties(ac.signal);
     } else if (role !== 'leader' && this.leaderDuties) {
