@@ -476,6 +476,7 @@ export class Agent {
       pullBackoff: this.pullBackoff,
       prober: this.prober,
       ...(this.runtimeName ? { runtimeName: this.runtimeName } : {}),
+      knownSandboxes: (uid) => (this.sandboxesByUid ? (this.sandboxesByUid.get(uid) ?? []) : undefined),
       onStatus: (pod, status) => {
         if (!this.pods.has(pod.metadata.uid ?? '')) return;
         this.reporter.report({
@@ -577,6 +578,9 @@ export class Agent {
   private relisting = false;
 
   /** Looks at everything the runtime runs for this node; kicks pods whose containers changed. */
+  /** Sandbox ids per pod uid from the last relist (undefined before the first). */
+  private sandboxesByUid: Map<string, string[]> | undefined;
+
   async relist(): Promise<void> {
     if (this.relisting || this.stopped) return;
     this.relisting = true;
@@ -614,6 +618,13 @@ export class Agent {
       }
       this.lastSeen = seen;
       this.containerIndex = index;
+      const byUid = new Map<string, string[]>();
+      for (const [id, uid] of sandboxUid) {
+        const list = byUid.get(uid);
+        if (list) list.push(id);
+        else byUid.set(uid, [id]);
+      }
+      this.sandboxesByUid = byUid;
       for (const uid of changed) this.workers.get(uid)?.kick();
     } catch (e) {
       this.logger.warn(`relisting the runtime failed: ${describe(e)}`);

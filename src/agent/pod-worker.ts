@@ -47,6 +47,12 @@ export interface PodWorkerDeps {
    * version call reports it (kubelet: "containerd" under CRI). Default: the runtime's kind.
    */
   runtimeName?: string;
+  /**
+   * The sandboxes of pod `uid` as the agent's last relist of the runtime saw them, or
+   * undefined before the first relist. Saves each new worker a full sandbox listing (a
+   * status call per sandbox under CRI), which made a burst of pods quadratic.
+   */
+  knownSandboxes?(uid: string): string[] | undefined;
   /** A new status for the pod; `force` asks for it to be sent even if unchanged. */
   onStatus(pod: Pod, status: PodStatus, force: boolean): void;
   /** The pod is gone from the node: containers, sandbox, volumes and logs removed. */
@@ -245,8 +251,13 @@ export class PodWorker {
   private async observe(): Promise<Observed> {
     const rt = this.d.runtime;
     if (!this.discovered) {
-      for (const s of await rt.listPodSandboxes()) {
-        if (s.labels[LABEL_POD_UID] === this.uid && s.labels[LABEL_NODE] === this.d.nodeName) this.sandboxIds.add(s.id);
+      const known = this.d.knownSandboxes?.(this.uid);
+      if (known) {
+        for (const id of known) this.sandboxIds.add(id);
+      } else {
+        for (const s of await rt.listPodSandboxes()) {
+          if (s.labels[LABEL_POD_UID] === this.uid && s.labels[LABEL_NODE] === this.d.nodeName) this.sandboxIds.add(s.id);
+        }
       }
       this.discovered = true;
     }

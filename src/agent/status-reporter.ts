@@ -36,7 +36,7 @@ export class StatusReporter {
   readonly ignored: string[] = [];
 
   constructor(private readonly o: StatusReporterOptions) {
-    this.flushMs = o.flushMs ?? 200;
+    this.flushMs = o.flushMs ?? 50;
     this.maxBatch = o.maxBatch ?? 200;
   }
 
