@@ -22,9 +22,6 @@ let agents: { stop(): Promise<void> } | undefined;
 try {
   await cluster.startAll();
   await waitForApi(client);
-  const status = await client.status();
-  const leaderId = status.leader;
-  const leaderPid = cluster.pid(leaderId)!;
   log(`starting ${args.nodes} hollow agents`);
   const t0 = performance.now();
   agents = await startHollowAgents({ servers: cluster.apiAddresses(), count: args.nodes, namePrefix: 'hollow' });
@@ -56,6 +53,9 @@ try {
   }, (err) => {
     if (err) log(`node watch ended: ${err.message}`);
   });
+  // The leader as the hold starts (registration may have moved it).
+  const leaderId = (await client.status()).leader;
+  const leaderPid = cluster.pid(leaderId)!;
   const cpu0 = procCpuMicros(leaderPid);
   const w0 = performance.now();
   let rssMax = 0;
