@@ -1,6 +1,7 @@
 /**
  * `berth server`: one control-plane replica (Raft + object store + gRPC API).
  */
+import type { ClusterConfig } from '../controllers/types.ts';
 import { FaultHooks } from '../server/fault-hooks.ts';
 import { BerthServer } from '../server/server.ts';
 import { FlagError, parseFlags, parsePeers } from './flags.ts';
@@ -28,8 +29,15 @@ Options:
   --node-monitor-grace-period D  heartbeat silence before a node is Ready=Unknown (default 40s)
   --no-controllers           do not run the scheduler and controllers when leading (a bare
                              object store: tests of the control plane alone)
+  --scheduler-scoring S      LeastAllocated (spread pods, the default) or MostAllocated
+                             (bin packing: fill the fewest nodes); the same on every replica
+  --default-toleration-seconds N  how long pods without their own toleration stay on a node
+                             tainted not-ready/unreachable:NoExecute before eviction (default 300)
   --quiet                    log warnings only
 `;
+
+/* Hidden, test-only: --fault-hooks SPEC (bench/chaos; see src/server/fault-hooks.ts). */
+const SCORING_STRATEGIES = ['LeastAllocated', 'MostAllocated'] as const;
 
 export async function runServer(argv: string[]): Promise<void> {
   const f = parseFlags(argv, {
@@ -47,6 +55,9 @@ export async function runServer(argv: string[]): Promise<void> {
     'node-monitor-grace-period': 'duration',
     quiet: 'bool',
     'no-controllers': 'bool',
+    // Hidden, documented above SCORING_STRATEGIES: cluster settings of the leader's components.
+    'default-toleration-seconds': 'int',
+    'scheduler-scoring': 'string',
     // Hidden, test-only (bench/chaos): see src/server/fault-hooks.ts.
     'fault-hooks': 'string',
   });
@@ -61,6 +72,18 @@ export async function runServer(argv: string[]): Promise<void> {
   const listen = (f.listen as string | undefined) ?? '127.0.0.1:8001';
   if (!/^[^\s]+:\d+$/.test(listen)) throw new FlagError(`--listen: "${listen}" is not host:port`);
   const logger = stderrLogger(id, Boolean(f.quiet));
+  const clusterConfig: Partial<ClusterConfig> = {};
+  const toleration = f['default-toleration-seconds'] as number | undefined;
+  if (toleration !== undefined) {
+    if (!Number.isInteger(toleration) || toleration < 0) throw new FlagError('--default-toleration-seconds: must be a non-negative integer');
+    clusterConfig.defaultTolerationSeconds = toleration;
+  }
+  const scoring = f['scheduler-scoring'] as string | undefined;
+  if (scoring !== undefined) {
+    const strategy = SCORING_STRATEGIES.find((s) => s === scoring);
+    if (!strategy) throw new FlagError(`--scheduler-scoring: "${scoring}" is not one of ${SCORING_STRATEGIES.join(', ')}`);
+    clusterConfig.scoringStrategy = strategy;
+  }
   let faultHooks: FaultHooks | undefined;
   try {
     faultHooks = f['fault-hooks'] ? FaultHooks.parse(f['fault-hooks'] as string) : undefined;
@@ -81,6 +104,7 @@ export async function runServer(argv: string[]): Promise<void> {
     ...(f['api-peers'] ? { apiPeers: parsePeers(f['api-peers'] as string) } : {}),
     ...(f['node-heartbeat-interval'] ? { heartbeatIntervalMs: f['node-heartbeat-interval'] as number } : {}),
     ...(f['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: f['node-monitor-grace-period'] as number } : {}),
+    ...(Object.keys(clusterConfig).length > 0 ? { clusterConfig } : {}),
     ...(faultHooks ? { faultHooks } : {}),
     logger,
   });

@@ -304,13 +304,29 @@ export class AgentsControl {
     });
     this.hints.requireLeader('ReportStatus');
     const store = this.o.store;
+    const stale = (r: (typeof reports)[number]) => {
+      const pod = store.get('Pod', r.ns, r.name);
+      return !pod || pod.metadata.uid !== r.uid || nodeOf(pod) !== node || r.generation < (pod.metadata.generation ?? 0);
+    };
+    if (reports.some(stale)) {
+      // The agent may be ahead of this store: a leader tells the followers an entry is
+      // committed before it has applied the entry itself, and an agent can have its
+      // assignments from a follower. A report is judged stale (and dropped: the agent does
+      // not send it again) only against a store that has applied everything committed.
+      try {
+        await this.o.waitApplied(await this.o.replica.readIndex(5000));
+      } catch {
+        if (!this.o.replica.isLeader()) throw this.hints.notLeader('ReportStatus');
+        throw new ApiError(grpc.status.UNAVAILABLE, 'cannot tell whether these pod statuses are current now; report again');
+      }
+    }
     const ignored: string[] = [];
     const updates: StatusUpdate[] = [];
     const keys: string[] = [];
     for (const r of reports) {
       const key = `${r.ns}/${r.name}`;
       const pod = store.get('Pod', r.ns, r.name);
-      if (!pod || pod.metadata.uid !== r.uid || nodeOf(pod) !== node || r.generation < (pod.metadata.generation ?? 0)) {
+      if (!pod || stale(r)) {
         ignored.push(key);
         continue;
       }
