@@ -30,6 +30,8 @@ export interface TableOptions {
 interface KindColumns {
   headers: string[];
   wideHeaders: string[];
+  /** The whole wide header row, when the wide columns are not simply appended (events). */
+  wideAll?: string[];
   /** Index of the NAME cell (-1: the kind has none in its default columns). */
   nameIndex: number;
   cells(o: Obj, now: number, wide: boolean): string[];
@@ -430,6 +432,8 @@ const nodes: KindColumns = {
 const events: KindColumns = {
   headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
   wideHeaders: ['SUBOBJECT', 'SOURCE', 'FIRST SEEN', 'COUNT', 'NAME'],
+  // kubectl puts SUBOBJECT and SOURCE before MESSAGE.
+  wideAll: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'SUBOBJECT', 'SOURCE', 'MESSAGE', 'FIRST SEEN', 'COUNT', 'NAME'],
   nameIndex: -1,
   cells(o, now, wide) {
     let first = age(o.firstTimestamp, now);
@@ -451,7 +455,7 @@ const events: KindColumns = {
     const source = rec(o.source);
     const component = s(source.component) || s(o.reportingComponent);
     const host = s(source.host) || s(o.reportingInstance);
-    return [last, s(o.type), s(o.reason), target, message, s(involved.fieldPath), host ? `${component}, ${host}` : component, first, String(count), s(meta(o).name)];
+    return [last, s(o.type), s(o.reason), target, s(involved.fieldPath), host ? `${component}, ${host}` : component, message, first, String(count), s(meta(o).name)];
   },
 };
 
@@ -539,7 +543,7 @@ const BY_KIND: Record<string, KindColumns> = {
 /** The header row for a kind under these options. */
 export function tableHeaders(info: KindInfo, opts: Omit<TableOptions, 'now'>): string[] {
   const k = BY_KIND[info.kind] ?? generic;
-  const headers = [...k.headers, ...(opts.wide ? k.wideHeaders : [])];
+  const headers = opts.wide ? (k.wideAll ?? [...k.headers, ...k.wideHeaders]) : k.headers;
   if (opts.withNamespace && info.namespaced) headers.unshift('NAMESPACE');
   for (const key of opts.labelColumns ?? []) headers.push(labelColumnHeader(key));
   if (opts.showLabels) headers.push('LABELS');
