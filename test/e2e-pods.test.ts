@@ -281,7 +281,12 @@ function registerRuntime(kind: RuntimeKind): void {
       }),
     );
     const p = await podWhere(env.client, 'secret-reader', 'finished', (x) => x.status?.phase === 'Succeeded' || x.status?.phase === 'Failed');
-    const log = await podLogs(env.client, 'secret-reader');
+    // The process runtime's log pump may trail the exit by its period (src/agent/runtimes/process.ts):
+    // wait for the three lines the script prints, then compare them exactly.
+    const log = await until('the secret reader\'s whole log', async () => {
+      const l = await podLogs(env.client, 'secret-reader');
+      return l.split('\n').length > 3 ? l : undefined;
+    }, 10_000).catch(() => podLogs(env.client, 'secret-reader'));
     t.is(p.status!.phase, 'Succeeded', log);
     // defaultMode 0440 as asked; without one, secret files are 0400 (berth's default).
     t.is(log, `440\n${token}\n400\n`);
