@@ -31,6 +31,14 @@ IMAGE_RECIPE=1
 
 log() { printf 'host-setup: %s\n' "$*" >&2; }
 die() { printf 'host-setup: error: %s\n' "$*" >&2; exit 1; }
+# die, after showing the last lines of LOG (CI keeps only what this script prints).
+die_log() {
+  local log_file=$1
+  shift
+  printf 'host-setup: error: %s; last lines of %s:\n' "$*" "$log_file" >&2
+  tail -n 20 "$log_file" 2>/dev/null | sed 's/^/  | /' >&2 || true
+  exit 1
+}
 
 [[ $DIR != *[[:space:]]* && $DIR == /* ]] || die "BERTH_HOST_DIR='$DIR' must be an absolute path without spaces"
 [[ $(id -u) -eq 0 ]] || die "must run as root (containerd, CNI and iptables need it)"
@@ -389,8 +397,10 @@ if ! pid_alive "$DIR/registry.pid" "$REGISTRY_CMD"; then
 fi
 for ((i = 0; ; i++)); do
   registry_up && break
-  pid_alive "$DIR/registry.pid" "$REGISTRY_CMD" || die "docker-registry exited; see $DIR/registry.log"
-  ((i < 100)) || die "docker-registry did not answer GET /v2/ on $REG_ADDR within 10 s; see $DIR/registry.log"
+  # Only "alive", not the command check of pid_alive: a child started a moment ago may still be
+  # in setsid or nohup, before it execs the registry.
+  proc_running "$(<"$DIR/registry.pid")" || die_log "$DIR/registry.log" "docker-registry exited"
+  ((i < 100)) || die_log "$DIR/registry.log" "docker-registry did not answer GET /v2/ on $REG_ADDR within 10 s"
   sleep 0.1
 done
 
@@ -425,8 +435,8 @@ if ! pid_alive "$DIR/containerd.pid" "$CONTAINERD_CMD"; then
 fi
 for ((i = 0; ; i++)); do
   containerd_up && break
-  pid_alive "$DIR/containerd.pid" "$CONTAINERD_CMD" || die "containerd exited; see $DIR/containerd.log"
-  ((i < 300)) || die "containerd did not answer on $SOCK within 30 s; see $DIR/containerd.log"
+  proc_running "$(<"$DIR/containerd.pid")" || die_log "$DIR/containerd.log" "containerd exited"
+  ((i < 300)) || die_log "$DIR/containerd.log" "containerd did not answer on $SOCK within 30 s"
   sleep 0.1
 done
 
