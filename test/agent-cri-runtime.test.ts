@@ -283,6 +283,26 @@ criTest('container logs are written in CRI format at the reported path', async (
   t.deepEqual(parsed.filter((x) => x.stream === 'stderr'), [{ stream: 'stderr', tag: 'F', text: 'oops' }]);
 });
 
+criTest('a hostNetwork pod runs in the node\'s network namespace: no pod IP, the host\'s interfaces', async (t) => {
+  const p = await pod(t, 'hostnet', { hostNetwork: true });
+  const s = await rt.podSandboxStatus(p.id);
+  t.is(s?.state, 'ready');
+  t.falsy(s?.ip, 'no CNI address for a host-network sandbox');
+  // /sys/class/net lists the interfaces of the network namespace the container runs in.
+  const id = await startContainer(p, containerConfig('ifaces', ['sh', '-c', 'ls /sys/class/net']));
+  const done = await waitExited(id);
+  t.is(done.exitCode, 0);
+  const seen = readFileSync(done.logPath!, 'utf8').split('\n').map((l) => l.split(' ').slice(3).join(' ')).filter(Boolean);
+  t.true(seen.includes('berth0'), `the host's pod bridge is visible: ${seen.join(', ')}`);
+  // A pod on the pod network sees only its own interfaces.
+  const q = await pod(t, 'podnet');
+  const id2 = await startContainer(q, containerConfig('ifaces', ['sh', '-c', 'ls /sys/class/net']));
+  const done2 = await waitExited(id2);
+  const seen2 = readFileSync(done2.logPath!, 'utf8').split('\n').map((l) => l.split(' ').slice(3).join(' ')).filter(Boolean);
+  t.false(seen2.includes('berth0'), `a pod-network pod does not see the bridge: ${seen2.join(', ')}`);
+  t.true(seen2.includes('eth0'));
+});
+
 criTest('stats report CPU time and working set for a running container', async (t) => {
   const p = await pod(t, 'stats');
   const id = await startContainer(p, containerConfig('busy', ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 600']));

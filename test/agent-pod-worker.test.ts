@@ -380,3 +380,17 @@ test('terminationMessagePolicy FallbackToLogsOnError: the log tail explains a fa
   t.is(st?.message, 'panic: config missing\n');
   t.is(h.status()!.phase, 'Failed');
 });
+
+test('a hostNetwork pod asks for the node network and reports the node IP as its pod IP', async (t) => {
+  const pod = makePod('hostnet', [{ name: 'c0' }]);
+  pod.spec.hostNetwork = true;
+  const h = workerHarness(pod);
+  await sync(h);
+  const s = h.status()!;
+  t.is(s.phase, 'Running');
+  t.is(s.podIP, '192.0.2.10');
+  t.deepEqual(s.podIPs, [{ ip: '192.0.2.10' }]);
+  const [sb] = await h.runtime.listPodSandboxes();
+  t.falsy(sb?.ip);
+  t.true(h.worker.sandboxConfig(0).hostNetwork === true);
+});

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { defaultImagePullPolicy } from '../api/index.ts';
 import type { ConfigMap, Container, ContainerStatus, LifecycleHandler, Pod, PodStatus, Secret } from '../api/index.ts';
 import type { Backoff } from './backoff.ts';
@@ -414,6 +415,7 @@ export class PodWorker {
       obs = await this.observe();
     }
     if (sandbox.ip) this.podIPs = [sandbox.ip, ...(sandbox.additionalIps ?? [])];
+    else if (pod.spec.hostNetwork === true && this.d.hostIP) this.podIPs = [this.d.hostIP];
     const sb = sandbox;
 
     // Init containers, in order, each to success; a sidecar (restartPolicy Always) only has to
@@ -547,7 +549,8 @@ export class PodWorker {
   // ---- starting ------------------------------------------------------------------------
 
   private podContext(sb: SandboxInfo | undefined): PodContext {
-    const ips = sb?.ip ? [sb.ip, ...(sb.additionalIps ?? [])] : this.podIPs;
+    // A hostNetwork sandbox has no IP of its own: the pod's IP is the node's (as kubelet reports).
+    const ips = sb?.ip ? [sb.ip, ...(sb.additionalIps ?? [])] : this.podIPs.length > 0 ? this.podIPs : this.pod.spec.hostNetwork === true && this.d.hostIP ? [this.d.hostIP] : [];
     return {
       pod: this.pod,
       nodeName: this.d.nodeName,
@@ -582,11 +585,13 @@ export class PodWorker {
       namespace: this.namespace,
       uid: this.uid,
       attempt,
-      hostname: (this.pod.spec.hostname || this.name).slice(0, 63),
+      // A hostNetwork pod shares the node's UTS namespace too, so it sees the node's hostname.
+      hostname: (this.pod.spec.hostNetwork === true ? hostname() : this.pod.spec.hostname || this.name).slice(0, 63),
       logDirectory: this.logDir,
       labels,
       annotations: { [ANN_GRACE_PERIOD]: String(this.grace()) },
       portMappings: ports,
+      ...(this.pod.spec.hostNetwork === true ? { hostNetwork: true } : {}),
     };
   }
 

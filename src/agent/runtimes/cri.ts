@@ -161,13 +161,17 @@ function containerState(s: string): ContainerState {
 }
 
 // The pod shares network and IPC; each container has its own PID namespace (the v1 PodSpec
-// default, shareProcessNamespace false).
-const NAMESPACE_OPTIONS = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
+// default, shareProcessNamespace false). A hostNetwork pod and its containers use the node's
+// network namespace instead, and containerd runs no CNI for it.
+function namespaceOptions(hostNetwork: boolean | undefined): Record<string, string> {
+  return { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' };
+}
 
 function sandboxToWire(cfg: SandboxConfig): Record<string, unknown> {
   return {
     metadata: { name: cfg.name, uid: cfg.uid, namespace: cfg.namespace, attempt: cfg.attempt },
-    hostname: cfg.hostname,
+    // The node's UTS namespace is shared with a hostNetwork pod: runc refuses to set a hostname.
+    hostname: cfg.hostNetwork ? '' : cfg.hostname,
     log_directory: cfg.logDirectory,
     port_mappings: cfg.portMappings.map((p) => ({
       protocol: p.protocol,
@@ -179,7 +183,7 @@ function sandboxToWire(cfg: SandboxConfig): Record<string, unknown> {
     annotations: { ...cfg.annotations },
     linux: {
       cgroup_parent: cfg.cgroupParent ?? '',
-      security_context: { namespace_options: NAMESPACE_OPTIONS },
+      security_context: { namespace_options: namespaceOptions(cfg.hostNetwork) },
     },
   };
 }
@@ -195,7 +199,7 @@ function resourcesToWire(r: LinuxResources): Record<string, unknown> {
   return out;
 }
 
-function containerToWire(cfg: ContainerConfig): Record<string, unknown> {
+function containerToWire(cfg: ContainerConfig, sandbox: SandboxConfig): Record<string, unknown> {
   return {
     metadata: { name: cfg.name, attempt: cfg.attempt },
     image: { image: cfg.image, user_specified_image: cfg.image },
@@ -215,7 +219,7 @@ function containerToWire(cfg: ContainerConfig): Record<string, unknown> {
     stdin: cfg.stdin ?? false,
     linux: {
       resources: resourcesToWire(cfg.resources),
-      security_context: { namespace_options: NAMESPACE_OPTIONS },
+      security_context: { namespace_options: namespaceOptions(sandbox.hostNetwork) },
     },
   };
 }
@@ -478,7 +482,7 @@ export class CriRuntime implements Runtime {
       if (sandbox.logDirectory && cfg.logPath) mkdirSync(dirname(join(sandbox.logDirectory, cfg.logPath)), { recursive: true });
       const r = await this.rt<{ container_id: string }>(
         'CreateContainer',
-        { pod_sandbox_id: sandboxId, config: containerToWire(cfg), sandbox_config: sandboxToWire(sandbox) },
+        { pod_sandbox_id: sandboxId, config: containerToWire(cfg, sandbox), sandbox_config: sandboxToWire(sandbox) },
         this.startTimeoutMs,
       );
       this.containerSandbox.set(r.container_id, sandboxId);

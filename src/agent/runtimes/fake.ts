@@ -176,7 +176,8 @@ export class FakeRuntime implements Runtime {
         attempt: cfg.attempt,
         state: 'ready',
         createdAt: this.clock.now(),
-        ip: this.podIp(n),
+        // As containerd: a host-network sandbox gets no address of its own.
+        ...(cfg.hostNetwork ? {} : { ip: this.podIp(n) }),
         labels: { ...cfg.labels },
         annotations: { ...cfg.annotations },
       },

@@ -47,6 +47,8 @@ export interface SandboxConfig {
   portMappings: PortMapping[];
   /** Optional cgroup parent for the pod (CRI linux.cgroup_parent). */
   cgroupParent?: string;
+  /** The pod uses the node's network namespace (spec.hostNetwork): no CNI, no pod IP of its own. */
+  hostNetwork?: boolean;
 }
 
 export type SandboxState = 'ready' | 'notready';
