@@ -60,6 +60,7 @@ export interface AgentOptions {
   relistMs?: number;
   /** Every pod is synced at least this often (ms, default 60 s). */
   resyncMs?: number;
+  /** Least time between two status reports (ms, default 50; reports are also never concurrent). */
   statusFlushMs?: number;
   statusBatchMax?: number;
   /** Usage sampling and reporting period (ms, default 10 s). */

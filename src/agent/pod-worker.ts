@@ -336,8 +336,9 @@ export class PodWorker {
     }
 
     if (!this.terminal) {
-      wakeAt(await this.reconcile(obs));
-      obs = await this.observe();
+      const r = await this.reconcile(obs);
+      wakeAt(r.wake);
+      obs = r.obs;
     }
 
     await this.fillLogMessages(obs);
@@ -361,8 +362,17 @@ export class PodWorker {
     return wake;
   }
 
-  /** Volumes, sandbox, init and app containers, probes. Returns the next wake-up time. */
-  private async reconcile(obs: Observed): Promise<number | undefined> {
+  /**
+   * Volumes, sandbox, init and app containers, probes. Returns the next wake-up time and what
+   * the runtime showed after the last change it made (the caller's status comes from it).
+   */
+  private async reconcile(obs: Observed): Promise<{ wake: number | undefined; obs: Observed }> {
+    const r = await this.reconcileSteps(obs);
+    return { wake: r.wake, obs: r.obs ?? (await this.observe()) };
+  }
+
+  /** reconcile's steps; `obs` is set when the last thing they did was observe the runtime. */
+  private async reconcileSteps(obs: Observed): Promise<{ wake: number | undefined; obs?: Observed }> {
     const now = this.d.clock.now();
     let wake: number | undefined;
     const wakeAt = (t: number | undefined) => {
@@ -379,7 +389,7 @@ export class PodWorker {
       this.volumeError = e instanceof VolumeError ? e.message : `volume setup failed: ${errorText(e)}`;
       if (!this.volumes) {
         this.warn(this.volumeError);
-        return now + 2000;
+        return { wake: now + 2000 };
       }
       // Volumes that were set up before stay as they are; a changed object is retried.
       wakeAt(now + 2000);
@@ -392,27 +402,28 @@ export class PodWorker {
         // Its containers ran once and must not run again (kubelet does not re-create the sandbox):
         // the pod ends as it is.
         this.sandboxLost = true;
-        return wake;
+        return { wake };
       }
       const key = `${this.uid}/sandbox`;
-      if (this.d.pullBackoff.inBackOffSinceUpdate(key)) return this.d.pullBackoff.expiresAtSinceUpdate(key);
+      if (this.d.pullBackoff.inBackOffSinceUpdate(key)) return { wake: this.d.pullBackoff.expiresAtSinceUpdate(key) };
       if (sandbox) await this.killPod(obs, this.grace(), undefined, false);
       const attempt = obs.sandboxes.reduce((m, s) => Math.max(m, s.attempt + 1), 0);
       try {
         await mkdir(this.logDir, { recursive: true });
         const id = await this.d.runtime.runPodSandbox(this.sandboxConfig(attempt));
         this.sandboxIds.add(id);
-        sandbox = await this.d.runtime.podSandboxStatus(id);
         this.sandboxError = undefined;
         this.d.pullBackoff.reset(key);
+        // One look at the runtime gives the new sandbox's status (its IP) and its (no) containers.
+        obs = await this.observe();
+        sandbox = obs.sandboxes.find((x) => x.id === id);
       } catch (e) {
         this.d.pullBackoff.next(key);
         this.sandboxError = `Failed to create pod sandbox: ${errorText(e)}`;
         this.warn(this.sandboxError);
-        return this.d.pullBackoff.expiresAtSinceUpdate(key);
+        return { wake: this.d.pullBackoff.expiresAtSinceUpdate(key) };
       }
-      if (!sandbox) return now + 1000;
-      obs = await this.observe();
+      if (!sandbox) return { wake: now + 1000 };
     }
     if (sandbox.ip) this.podIPs = [sandbox.ip, ...(sandbox.additionalIps ?? [])];
     else if (pod.spec.hostNetwork === true && this.d.hostIP) this.podIPs = [this.d.hostIP];
@@ -456,7 +467,8 @@ export class PodWorker {
       obs = await this.observe();
     }
     this.reconcileProbes(obs, sb);
-    return wake;
+    // Both branches above end with a fresh look (init containers, or app containers).
+    return { wake, obs };
   }
 
   /** One app container or sidecar: kill if unhealthy or changed, restart per policy, start if missing. */
