@@ -23,6 +23,11 @@ export interface ChaosClusterOptions {
   tickMs?: number;
   /** Serve reads from leader leases (test-only hook), to check clock faults against them. */
   leaseReads?: boolean;
+  /**
+   * Extra replica flags for runs with node agents: short node timings and every
+   * replica's API address (so that agents are told where the leader is).
+   */
+  nodeFlags?: string[];
   log: (s: string) => void;
 }
 
@@ -86,6 +91,7 @@ export class ChaosCluster {
       '--tick-ms', String(this.opts.tickMs ?? 20),
       '--fault-hooks', hooks,
       '--quiet',
+      ...(this.opts.nodeFlags ? [...this.opts.nodeFlags, '--api-peers', this.ids.map((i) => `${i}=${this.opts.net.apiAddr(i)}`).join(',')] : []),
       ...(this.joined.has(id) ? ['--join'] : []),
     ];
     const { command, args } = this.opts.net.wrap(id, argv);

@@ -18,6 +18,10 @@ export interface FaultRecord {
   recoverInjectMs?: number;
   /** From heal to the first acknowledged write invoked after it. */
   recoverHealMs?: number;
+  /** Orchestration runs: from injection to the first converged look at Deployments, pods and nodes. */
+  convergeMs?: number;
+  /** The same from heal. */
+  convergeHealMs?: number;
 }
 
 export class Faults {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthClient } from '../../src/client/client.ts';
+import { ChaosAgents, type AgentRuntime } from './agents.ts';
 import { linearizability, lostWrites, recovery, watchCheck } from './checks.ts';
 import { ChaosCluster, sleep } from './cluster.ts';
 import { Faults, type FaultRecord } from './faults.ts';
@@ -16,6 +17,7 @@ import { NetnsNetwork, ProxyNetwork, type Network } from './network.ts';
 import { Rng } from './rng.ts';
 import { resetScenarioState, scenario as findScenario, SCENARIOS } from './scenarios.ts';
 import type { CheckResult, RunContext, ScenarioContext, Workload } from './types.ts';
+import { ORCH_CHECK_NAMES as ORCH_CHECKS, orchestrationOf } from './orchestration.ts';
 import { NAMESPACE, RegisterWorkload, rvOf, valueOf } from './workload.ts';
 import { WatchRecorder } from './watch.ts';
 
@@ -35,6 +37,12 @@ export interface ChaosOptions {
   tickMs?: number;
   /** Keep the scratch directory even when the run passed. */
   keepDir?: boolean;
+  /** Node agents and the orchestration workload in any scenario (those with `agents` always have them). */
+  orchestration?: boolean;
+  /** How many node agents (default 4). */
+  agents?: number;
+  /** The agents' runtime (default process). */
+  runtime?: AgentRuntime;
   log?: (s: string) => void;
 }
 
@@ -90,9 +98,20 @@ export async function abortAll(): Promise<void> {
   await Promise.all([...active].map((f) => f().catch(() => undefined)));
 }
 
-export function repeatCommand(o: { scenario: string; seed: number; durationMs: number; replicas: number; isolation: string; leaseReads?: boolean }): string {
-  return `npm run chaos -- ${o.scenario} --seed ${o.seed} --duration ${Math.round(o.durationMs / 1000)}s --replicas ${o.replicas} --isolation ${o.isolation}${o.leaseReads ? ' --lease-reads' : ''}`;
+export function repeatCommand(o: { scenario: string; seed: number; durationMs: number; replicas: number; isolation: string; leaseReads?: boolean; orchestration?: boolean; agents?: number; runtime?: string }): string {
+  const orch = o.orchestration ? ' --orchestration' : '';
+  const agents = o.agents !== undefined && o.agents !== DEFAULT_AGENTS ? ` --agents ${o.agents}` : '';
+  const runtime = o.runtime && o.runtime !== 'process' ? ` --runtime ${o.runtime}` : '';
+  return `npm run chaos -- ${o.scenario} --seed ${o.seed} --duration ${Math.round(o.durationMs / 1000)}s --replicas ${o.replicas} --isolation ${o.isolation}${o.leaseReads ? ' --lease-reads' : ''}${orch}${agents}${runtime}`;
 }
+
+export const DEFAULT_AGENTS = 4;
+
+/**
+ * Replica flags of runs with agents: heartbeats every 500 ms, a node silent for 4 s is
+ * Unknown, and its pods are evicted 2 s after the taint (instead of 40 s and 300 s).
+ */
+export const NODE_FLAGS = ['--node-heartbeat-interval', '500ms', '--node-monitor-grace-period', '4s', '--default-toleration-seconds', '2'];
 
 export function resolveIsolation(want: Isolation, needsProxy: boolean): 'proxy' | 'netns' {
   if (want === 'proxy') return 'proxy';
@@ -110,6 +129,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const isolation = resolveIsolation(o.isolation, Boolean(sc.needsProxy));
   const repeat = repeatCommand({ ...o, isolation });
+  const withAgents = Boolean(sc.agents || o.orchestration);
+  const agentCount = o.agents ?? DEFAULT_AGENTS;
+  const runtime = o.runtime ?? 'process';
+  if (withAgents) {
+    if (!Number.isInteger(agentCount) || agentCount < 3 || agentCount > 20) throw new Error(`--agents: between 3 and 20 (node-loss needs the others to take the pods), not ${agentCount}`);
+    if (runtime !== 'process') throw new Error(`--runtime ${runtime}: only the process runtime is supported by the chaos runner so far`);
+  }
   resetScenarioState();
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.replicas }, (_, i) => i + 1);
@@ -117,7 +143,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   // Names of this run's namespaces and links: unique per process and run.
   const runId = `${(process.pid % 46656).toString(36).padStart(3, '0')}${(runCounter++ % 1296).toString(36).padStart(2, '0')}`;
   const net: Network = isolation === 'proxy' ? new ProxyNetwork(rng.fork(), log) : new NetnsNetwork(runId);
-  const cluster = new ChaosCluster({ ids, dir, net, log, tickMs: o.tickMs ?? 20, ...(o.leaseReads ? { leaseReads: true } : {}) });
+  const cluster = new ChaosCluster({ ids, dir, net, log, tickMs: o.tickMs ?? 20, ...(o.leaseReads ? { leaseReads: true } : {}), ...(withAgents ? { nodeFlags: NODE_FLAGS } : {}) });
+  let agents: ChaosAgents | undefined;
   let workload: RegisterWorkload | undefined;
   let watch: WatchRecorder | undefined;
   let faults: Faults | undefined;
@@ -129,6 +156,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     watch?.stop();
     await workload?.stop().catch(() => undefined);
     await Promise.all(extra.map((w) => w.stop().catch(() => undefined)));
+    for (const w of extra) await Promise.resolve(w.close?.()).catch(() => undefined);
+    await agents?.stopAll().catch(() => undefined);
     workload?.close();
     faults?.close();
     await cluster.stopAll().catch(() => undefined);
@@ -142,6 +171,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await cluster.startAll();
     if (!(await cluster.waitForLeader(30_000))) throw new Error('no leader after 30 s');
     const endpoints = cluster.apiAddresses();
+    if (withAgents) {
+      agents = new ChaosAgents({ dir: join(dir, 'agents'), servers: endpoints, count: agentCount, runtime, marker: `berth-chaos-${runId}-${o.seed}`, log, ...(process.env.BERTH_CHAOS_FORGET_AGENT_STATE === '1' ? { forgetOnRestart: true } : {}) });
+      await agents.startAll();
+      log(`${agentCount} agents (${runtime} runtime) registered: ${agents.names().join(', ')}`);
+    }
     workload = new RegisterWorkload({
       endpoints,
       keys: o.keys ?? 4,
@@ -160,8 +194,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     watch.start();
     const t0 = performance.now();
     faults = new Faults(cluster, net, log, t0);
-    const base: RunContext = { scenario: sc.name, seed: o.seed, replicas: o.replicas, cluster, net, faults, rng: rng.fork(), endpoints, dir, log };
+    const base: RunContext = { scenario: sc.name, seed: o.seed, replicas: o.replicas, cluster, net, faults, rng: rng.fork(), endpoints, dir, log, ...(agents ? { agents } : {}) };
     extra.push(...(sc.workloads?.(base) ?? []));
+    // --orchestration on a scenario without agents of its own: the orchestration workload too.
+    if (agents && !sc.agents) extra.push(orchestrationOf(base).workload());
     for (const w of extra) await w.setup?.();
     wl.start();
     for (const w of extra) w.start();
@@ -186,6 +222,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const faultPhaseMs = performance.now() - t0;
     log(`fault phase over after ${(faultPhaseMs / 1000).toFixed(1)} s: healing everything`);
     await fx.healAll();
+    await agents?.healAll();
     // Let the workload see the healed cluster for a moment (recovery after the last heal).
     await sleep(1500);
     await wl.stop();
@@ -226,7 +263,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     checks.push(lw, wc);
     checks.push({ name: 'convergence', ok: converged, summary: converged ? `one leader, every replica applied ${conv.commit}, all hold the same objects` : 'did not converge', details: conv.detail });
     if (scenarioError) checks.push({ name: 'scenario', ok: false, summary: 'the scenario threw', details: [scenarioError] });
-    for (const c of sc.checks?.(base) ?? []) {
+    const extraChecks = [...(sc.checks?.(base) ?? []), ...(agents && !sc.agents ? orchestrationOf(base).checks() : [])];
+    for (const c of extraChecks) {
       try {
         checks.push(await c.run());
       } catch (e) {
@@ -265,7 +303,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       l.push(v);
       byKind.set(f.kind, l);
     }
-    summary.recoverByFault = Object.fromEntries([...byKind].map(([k, v]) => [k, { n: v.length, p50Ms: r1(percentile(v, 50)), p99Ms: r1(percentile(v, 99)) }]));
+    if (agents) {
+      const conv = fx.records.map((f) => f.convergeMs).filter((x): x is number => x !== undefined);
+      const convHeal = fx.records.map((f) => f.convergeHealMs).filter((x): x is number => x !== undefined);
+      summary.agents = agentCount;
+      summary.runtime = runtime;
+      summary.convergeP50Ms = r1(percentile(conv, 50));
+      summary.convergeP99Ms = r1(percentile(conv, 99));
+      summary.convergeHealP99Ms = r1(percentile(convHeal, 99));
+      const unconverged = fx.records.length - conv.length;
+      if (unconverged > 0) summary.unconverged = unconverged;
+      const orch = orchestrationOf(base);
+      if (orch.finalConvergeMs !== undefined) summary.finalConvergeMs = r1(orch.finalConvergeMs);
+      summary.orchestrationOk = checks.filter((c) => ORCH_CHECKS.has(c.name)).every((c) => c.ok);
+    }
+    summary.recoverByFault = Object.fromEntries(
+      [...byKind].map(([k, v]) => {
+        const conv = fx.records.filter((f) => f.kind === k && f.convergeMs !== undefined).map((f) => f.convergeMs!);
+        return [k, { n: v.length, p50Ms: r1(percentile(v, 50)), p99Ms: r1(percentile(v, 99)), ...(agents ? { convergeP50Ms: r1(percentile(conv, 50)), convergeP99Ms: r1(percentile(conv, 99)) } : {}) }];
+      }),
+    );
     if (extra.length > 0) summary.workloads = Object.fromEntries(extra.map((w) => [w.name, w.summary?.() ?? {}]));
     if (rec.unrecovered.length > 0) summary.unrecovered = rec.unrecovered.length;
     // Connections to a re-added member that the proxy could not attribute went unfaulted.
@@ -362,13 +419,15 @@ function formatReport(s: ChaosSummary, faults: FaultRecord[], checks: CheckResul
   const ms = (x: number | undefined) => (x === undefined ? '-' : String(Math.round(x)));
   lines.push('');
   lines.push(`chaos ${s.scenario} (seed ${s.seed}, ${s.replicas} replicas, ${s.isolation}): ${s.faults} faults in ${s.durationS} s`);
-  lines.push('   #    at s  fault                                target              held ms  inject→write ms  heal→write ms');
+  const orch = s.convergeP99Ms !== undefined;
+  lines.push(`   #    at s  fault                                target              held ms  inject→write ms  heal→write ms${orch ? '  inject→converged ms  heal→converged ms' : ''}`);
   for (const f of faults) {
     lines.push(
-      `${String(f.n).padStart(4)}  ${((f.injectAt - t0) / 1000).toFixed(1).padStart(6)}  ${f.kind.slice(0, 35).padEnd(35)}  ${f.target.slice(0, 18).padEnd(18)}  ${ms(f.healAt !== undefined ? f.healAt - f.injectAt : undefined).padStart(7)}  ${ms(f.recoverInjectMs).padStart(15)}  ${ms(f.recoverHealMs).padStart(13)}${f.note ? `  ${f.note}` : ''}`,
+      `${String(f.n).padStart(4)}  ${((f.injectAt - t0) / 1000).toFixed(1).padStart(6)}  ${f.kind.slice(0, 35).padEnd(35)}  ${f.target.slice(0, 18).padEnd(18)}  ${ms(f.healAt !== undefined ? f.healAt - f.injectAt : undefined).padStart(7)}  ${ms(f.recoverInjectMs).padStart(15)}  ${ms(f.recoverHealMs).padStart(13)}${orch ? `  ${ms(f.convergeMs).padStart(19)}  ${ms(f.convergeHealMs).padStart(17)}` : ''}${f.note ? `  ${f.note}` : ''}`,
     );
   }
   for (const u of unrecovered) lines.push(`  ! ${u}`);
+  if (orch) lines.push(`orchestration converged after a fault: p50 ${s.convergeP50Ms} ms, p99 ${s.convergeP99Ms} ms (after heal p99 ${s.convergeHealP99Ms}); after the final heal ${s.finalConvergeMs ?? '-'} ms`);
   lines.push(`ops ${s.ops}, acknowledged writes ${s.acknowledged}, indeterminate ${s.indeterminate}; recovery p50 ${s.recoverP50Ms} ms, p99 ${s.recoverP99Ms} ms (after injection p99 ${s.recoverInjectP99Ms}, after heal p99 ${s.recoverHealP99Ms})`);
   for (const c of checks) {
     lines.push(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.summary}`);

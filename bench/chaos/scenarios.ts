@@ -4,6 +4,7 @@
  * from all of them. Every choice comes from the run's seeded Rng.
  */
 import type { BlockStyle } from './network.ts';
+import { orchestrationOf } from './orchestration.ts';
 import type { Scenario, ScenarioContext } from './types.ts';
 
 type Action = (ctx: ScenarioContext) => Promise<void>;
@@ -253,6 +254,47 @@ const churn: Action = async (ctx) => {
 };
 
 // ---------------------------------------------------------------------------------------
+// Node agents (scenarios with `agents`, or --orchestration)
+
+/** A node dies with its pods: kill -9 its agent and every pod process; back after 8-12 s. */
+const nodeLoss: Action = async (ctx) => {
+  const agents = ctx.agents;
+  if (!agents) return;
+  const up = agents.up();
+  // One node at a time, the others all up: they take its pods (and the zone stays healthy,
+  // so the node lifecycle controller does evict).
+  if (up.length < agents.ids().length) return;
+  const n = ctx.rng.pick(up);
+  const hold = ctx.rng.range(8000, 12_000);
+  const r = ctx.faults.begin('node lost (agent + pods kill -9)', agents.name(n));
+  try {
+    const killed = await agents.killNode(n);
+    r.note = `${killed} pod containers killed; back after ${hold} ms`;
+    await ctx.sleep(hold);
+  } finally {
+    await agents.start(n).catch((e: Error) => ctx.log(`restart ${agents.name(n)}: ${e.message}`));
+    ctx.faults.end(r);
+  }
+};
+
+/** kill -9 one agent (sometimes every agent at once) and start it again: its pods are adopted. */
+const agentRestart: Action = async (ctx) => {
+  const agents = ctx.agents;
+  if (!agents) return;
+  const all = ctx.rng.chance(0.25);
+  const victims = all ? agents.up() : [ctx.rng.pick(agents.up())];
+  if (victims.length === 0) return;
+  // Down for less than the grace period (4 s with the start-up): nothing is evicted.
+  await ctx.faults.hold(
+    all ? 'kill -9 every agent, restart' : 'kill -9 agent, restart',
+    victims.map((n) => agents.name(n)).join(','),
+    ctx.rng.range(200, 1200),
+    () => Promise.all(victims.map((n) => agents.kill(n))),
+    () => Promise.all(victims.map((n) => agents.start(n).catch((e: Error) => ctx.log(`restart ${agents.name(n)}: ${e.message}`)))),
+  );
+};
+
+// ---------------------------------------------------------------------------------------
 
 function single(name: string, description: string, action: Action, extra: Partial<Scenario> = {}): Scenario {
   return { name, description, run: (ctx) => repeat(ctx, action), ...extra };
@@ -279,13 +321,15 @@ const combined: Scenario = {
   name: 'combined',
   description: 'random faults from every other scenario for the whole run, sometimes back to back without settling',
   async run(ctx) {
-    const total = combinedPool.reduce((n, p) => n + p.weight, 0);
+    // With --orchestration the agents fail too.
+    const pool = ctx.agents ? [...combinedPool, { weight: 2, action: nodeLoss }, { weight: 3, action: agentRestart }] : combinedPool;
+    const total = pool.reduce((n, p) => n + p.weight, 0);
     while (ctx.active()) {
       if (ctx.rng.chance(0.7)) await ctx.settle(15_000);
       await ctx.sleep(ctx.rng.range(200, 1200));
       if (!ctx.active()) break;
       let x = ctx.rng.int(total);
-      const p = combinedPool.find((c) => (x -= c.weight) < 0)!;
+      const p = pool.find((c) => (x -= c.weight) < 0)!;
       await p.action(ctx);
     }
   },
@@ -306,6 +350,22 @@ export const SCENARIOS: Scenario[] = [
   single('clock-jump', "clock faults against the lease clock: a follower's jumps forward, the leader's stalls, one runs fast, the leader cut off while the followers' clocks jump (and its own stalls)", clockFault),
   single('majority-kill', 'kill -9 a majority for 1-3 s, then restart them', killMajority),
   single('leader-transfer', 'transfer leadership to a random follower, repeatedly', transferLeader),
+  {
+    name: 'node-loss',
+    description: 'node agents with pods (process runtime): kill -9 a node\'s agent and its pods; evicted after the toleration, replaced elsewhere; the node returns after 8-12 s',
+    agents: true,
+    run: (ctx) => repeat(ctx, nodeLoss, [1000, 2500]),
+    workloads: (ctx) => [orchestrationOf(ctx).workload()],
+    checks: (ctx) => orchestrationOf(ctx).checks(),
+  },
+  {
+    name: 'agent-restart',
+    description: 'kill -9 a node agent (sometimes all of them) and restart it within 0.2-1.2 s: its running pods must be adopted, never started twice',
+    agents: true,
+    run: (ctx) => repeat(ctx, agentRestart, [1000, 2500]),
+    workloads: (ctx) => [orchestrationOf(ctx, { strictAdoption: true }).workload()],
+    checks: (ctx) => orchestrationOf(ctx, { strictAdoption: true }).checks(),
+  },
   combined,
 ];
 

@@ -4,6 +4,7 @@
  * (the orchestration scenarios add Deployments, Jobs and their convergence checks), which
  * the runner starts with the register workload and runs after the cluster has converged.
  */
+import type { ChaosAgents } from './agents.ts';
 import type { ChaosCluster } from './cluster.ts';
 import type { Faults } from './faults.ts';
 import type { Network } from './network.ts';
@@ -21,6 +22,8 @@ export interface RunContext {
   endpoints: string[];
   /** Scratch directory of the run (replica data and logs). */
   dir: string;
+  /** Node agents (scenarios with `agents`, or any run with --orchestration). */
+  agents?: ChaosAgents;
   log(s: string): void;
 }
 
@@ -44,6 +47,8 @@ export interface Workload {
   start(): void;
   /** Stop issuing calls; resolves when the last call returned. */
   stop(): Promise<void>;
+  /** Release what it holds (samplers, watches) once the checks ran; also on every exit path. */
+  close?(): void | Promise<void>;
   /** Numbers for the report (merged into the JSON line under `workloads.<name>`). */
   summary?(): Record<string, number | string | boolean>;
 }
@@ -68,6 +73,8 @@ export interface Scenario {
   minReplicas?: number;
   /** Needs per-link delay or loss, which only the proxy isolation has. */
   needsProxy?: boolean;
+  /** Runs node agents (bench/chaos/agents.ts) and the orchestration workload beside the replicas. */
+  agents?: boolean;
   /** Inject faults until ctx.deadline (the runner heals whatever is left afterwards). */
   run(ctx: ScenarioContext): Promise<void>;
   workloads?(ctx: RunContext): Workload[];
