@@ -12,7 +12,12 @@
  *   - watchP50Ms / watchP99Ms: from an update being sent to its watch event reaching the
  *     UI's store — the cluster's share of the redraw latency (raft commit, watch fan-out,
  *     decoding), for comparison;
- *   - keyP50Ms / keyP99Ms: from a keystroke (j/k, during the updates) to the next frame.
+ *   - uiP50Ms / uiP99Ms: from an update reaching the UI's store to the first frame showing
+ *     it (or a newer state of the same pod) — the UI's own share;
+ *   - keyP50Ms / keyP99Ms: from a keystroke (j/k, sent by the update process during the
+ *     updates, so that it reaches the UI as terminal input does: as an I/O event queued
+ *     behind whatever the UI is doing) to the first frame with the cursor on the row the
+ *     key moved it to.
  *
  *   npm run bench -- tui [--pods 10000] [--rate 500] [--seconds 10]
  *   (BENCH_DEBUG=1 also logs long GC pauses, event-loop stalls and slow keys)
@@ -64,6 +69,15 @@ if (process.env.BERTH_BENCH_TUI_WORKER) {
   const period = (1000 * VISIBLE) / cfg.rate;
   const start = performance.now() + 100;
   const end = start + cfg.seconds * 1000;
+  // Keystrokes, every 200 ms while the updates run, each stamped when sent (the UI side
+  // types them).
+  const keys = (async () => {
+    await sleep(300);
+    for (let i = 0; performance.now() < end; i++) {
+      process.send!({ key: true, sentAt: wallNow() });
+      await sleep(200);
+    }
+  })();
   await Promise.all(
     Array.from({ length: VISIBLE }, async (_, pod) => {
       for (let j = 0; ; j++) {
@@ -83,6 +97,7 @@ if (process.env.BERTH_BENCH_TUI_WORKER) {
       }
     }),
   );
+  await keys;
   client.close();
   process.send!({ sent }, undefined, {}, () => process.disconnect());
 } else {
@@ -160,7 +175,11 @@ async function main(): Promise<void> {
     const seen = new Map<string, number>();
     let frames = 0;
     let firstFrameAt = 0;
-    let onFrame: (() => void) | undefined;
+    // The keystroke waiting for its frame: the cursor (`>`) on the row it moved to.
+    let pendingKey: { sentAt: number; cursor: string } | undefined;
+    const keyLat: number[] = [];
+    let keysTyped = 0;
+    let lostKeys = 0;
     const full = new RegExp(`Pods\\(${NS}\\)\\[${args.pods}\\][\\s\\S]*${podName(0)}`);
     const markers = /10\.1\d\d\.1\d\d\.1\d\d/g;
     const realWrite = stdout.write;
@@ -169,7 +188,11 @@ async function main(): Promise<void> {
       frames++;
       if (!firstFrameAt && full.test(s)) firstFrameAt = now;
       for (const m of s.matchAll(markers)) if (!seen.has(m[0])) seen.set(m[0], now);
-      onFrame?.();
+      if (pendingKey && s.includes(pendingKey.cursor)) {
+        keyLat.push(now - pendingKey.sentAt);
+        if (process.env.BENCH_DEBUG && now - pendingKey.sentAt > 100) log(`  slow key: ${round(now - pendingKey.sentAt, 0)} ms at +${round(now - t0, 0)} ms`);
+        pendingKey = undefined;
+      }
       return realWrite(s);
     };
     // The list the UI starts from, timed: how much of the first frame is the API's.
@@ -220,7 +243,7 @@ async function main(): Promise<void> {
       }
     });
 
-    // Updates from another process; keystrokes from here, timed to the next frame.
+    // Updates and keystrokes from another process, each timed to the frame that shows it.
     log(`updating ${VISIBLE} visible pods at ${args.rate}/s for ${args.seconds} s`);
     const framesBefore = frames;
     const worker = new Promise<Sent[]>((resolve, reject) => {
@@ -229,33 +252,25 @@ async function main(): Promise<void> {
         env: { ...process.env, BERTH_BENCH_TUI_WORKER: JSON.stringify({ endpoints: cluster.apiAddresses(), rate: args.rate, seconds: args.seconds }) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-      child.once('message', (m) => resolve((m as { sent: Sent[] }).sent));
+      child.on('message', (m: { sent?: Sent[]; key?: boolean; sentAt?: number }) => {
+        if (m.sent) return resolve(m.sent);
+        // Only from the first update on (not while the worker is still connecting).
+        if (!m.key || arrived.size === 0) return;
+        if (pendingKey) lostKeys++;
+        // j, k, j, …: the cursor moves between the first two rows.
+        const down = keysTyped++ % 2 === 0;
+        pendingKey = { sentAt: m.sentAt!, cursor: `>${podName(down ? 1 : 0)} ` };
+        stdin.type(down ? 'j' : 'k');
+      });
       child.once('exit', (code) => reject(new Error(`update worker exited (code ${code}) without a result`)));
     });
-    const keyLat: number[] = [];
-    let running = true;
-    const keys = (async () => {
-      // From the first update on (not while the worker process is still starting).
-      while (arrived.size === 0) await sleep(10);
-      for (let i = 0; running; i++) {
-        const at = wallNow();
-        const drawn = new Promise<void>((r) => (onFrame = r));
-        stdin.type(i % 2 === 0 ? 'j' : 'k');
-        await drawn;
-        onFrame = undefined;
-        keyLat.push(wallNow() - at);
-        if (process.env.BENCH_DEBUG && wallNow() - at > 200) log(`  slow key: ${round(wallNow() - at, 0)} ms at +${round(at - t0, 0)} ms`);
-        await sleep(200);
-      }
-    })();
     const sent = await worker;
     await sleep(1000);
-    running = false;
-    await keys;
     const updateFrames = frames - framesBefore;
 
     // Latency of each update: to the first frame showing it or a newer state of its pod.
     const lat: number[] = [];
+    const uiLat: number[] = [];
     let unseen = 0;
     const byPod = new Map<number, Sent[]>();
     for (const s of sent.filter((x) => x.ok)) byPod.set(s.pod, [...(byPod.get(s.pod) ?? []), s]);
@@ -267,9 +282,12 @@ async function main(): Promise<void> {
         if (at !== undefined) next = Math.min(next, at);
         if (Number.isFinite(next)) lat.push(next - list[i]!.sentAt);
         else unseen++;
+        const got = arrived.get(marker(list[i]!.seq));
+        if (Number.isFinite(next) && got !== undefined) uiLat.push(next - got);
       }
     }
     lat.sort((a, b) => a - b);
+    uiLat.sort((a, b) => a - b);
     const watchLat = sent
       .filter((x) => x.ok && arrived.has(marker(x.seq)))
       .map((x) => arrived.get(marker(x.seq))! - x.sentAt)
@@ -279,7 +297,8 @@ async function main(): Promise<void> {
     log(`${okCount}/${sent.length} updates accepted, ${unseen} never drawn, ${updateFrames} frames in ${args.seconds + 1} s (${controller.emits} redraw requests in all)`);
     log(`update → frame: p50 ${round(percentile(lat, 50), 1)} ms, p99 ${round(percentile(lat, 99), 1)} ms, max ${round(lat[lat.length - 1] ?? 0, 1)} ms`);
     log(`update → UI's store (watch): p50 ${round(percentile(watchLat, 50), 1)} ms, p99 ${round(percentile(watchLat, 99), 1)} ms`);
-    log(`key → frame: p50 ${round(percentile(keyLat, 50), 1)} ms, p99 ${round(percentile(keyLat, 99), 1)} ms over ${keyLat.length} keys`);
+    log(`update in the UI's store → frame: p50 ${round(percentile(uiLat, 50), 1)} ms, p99 ${round(percentile(uiLat, 99), 1)} ms`);
+    log(`key → frame: p50 ${round(percentile(keyLat, 50), 1)} ms, p99 ${round(percentile(keyLat, 99), 1)} ms over ${keyLat.length} keys (${lostKeys + (pendingKey ? 1 : 0)} never drawn)`);
     const result = {
       bench: 'tui',
       pods: args.pods,
@@ -289,6 +308,8 @@ async function main(): Promise<void> {
       listMs: round(listMs, 1),
       watchP50Ms: round(percentile(watchLat, 50), 1),
       watchP99Ms: round(percentile(watchLat, 99), 1),
+      uiP50Ms: round(percentile(uiLat, 50), 1),
+      uiP99Ms: round(percentile(uiLat, 99), 1),
       keyP50Ms: round(percentile(keyLat, 50), 1),
       keyP99Ms: round(percentile(keyLat, 99), 1),
       updatesPerSec: round(okCount / args.seconds, 1),

@@ -244,6 +244,38 @@ test('watch events are coalesced: a burst of updates redraws once per window, a 
   c.stop();
 });
 
+test('an open description is built once: scrolling reuses it; a related change or a second on the clock rebuilds it', async (t) => {
+  const client = new FakeClient();
+  const timers = new FakeTimers();
+  client.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' }, spec: {}, status: { allocatable: { cpu: '4', memory: '8Gi' }, conditions: [{ type: 'Ready', status: 'True' }] } });
+  for (let i = 0; i < 60; i++) client.put(pod(`p-${i}`, { node: 'node-1' }));
+  const c = new Controller({ client, timers, context: 't', namespace: 'default', view: 'nodes', width: 100, height: 20, tickMs: 0 });
+  c.start();
+  await flush();
+  timers.advance(20);
+  await flush();
+  c.key('d');
+  await flush();
+  timers.advance(20);
+  c.screen();
+  const built = c.textBuilds;
+  t.true(c.text()!.lines.some((l) => l.includes('p-59')), 'the node\'s pods are listed');
+  for (let i = 0; i < 10; i++) {
+    c.key('j');
+    c.screen();
+  }
+  t.is(c.textBuilds, built, 'scrolling does not describe again');
+  client.put(pod('p-60', { node: 'node-1' }));
+  timers.advance(20);
+  c.screen();
+  t.is(c.textBuilds, built + 1, 'a new pod on the node does');
+  t.true(c.text()!.lines.some((l) => l.includes('p-60')));
+  timers.advance(1000);
+  c.text();
+  t.is(c.textBuilds, built + 2, 'ages move with the clock');
+  c.stop();
+});
+
 test('the selection follows its object when rows move; a deleted selection falls to the row in its place', async (t) => {
   const client = new FakeClient();
   const timers = new FakeTimers();

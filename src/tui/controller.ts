@@ -41,7 +41,7 @@ export interface ControllerOptions {
   view?: string;
   width: number;
   height: number;
-  /** Redraws caused by watch events: at most one per this many ms (default 50). */
+  /** Redraws caused by watch events: at most one per this many ms (default 16: a frame costs well under a millisecond). */
   coalesceMs?: number;
   /** Cluster.Status polling while the Cluster view is open (default 1000). */
   clusterPollMs?: number;
@@ -61,6 +61,8 @@ interface Rows extends ViewData {
 }
 
 const FLASH_MS = 5000;
+/** About one frame at 60 Hz. */
+const DEFAULT_COALESCE_MS = 16;
 
 export class Controller {
   state: UiState;
@@ -81,10 +83,14 @@ export class Controller {
   private lastEmit = -Infinity;
   private tickTimer: unknown;
   private flashTimer: unknown;
+  private textCache: { sig: string; deps: readonly unknown[]; slow: string; at: number; minInterval: number; data: TextData } | undefined;
+  private textTimer: unknown;
   private readonly widths = new Map<string, number[]>();
   private stopped = false;
   /** Redraws so far (bench and tests). */
   emits = 0;
+  /** Text views (describe, YAML, logs) built so far (tests). */
+  textBuilds = 0;
 
   constructor(private readonly opts: ControllerOptions) {
     this.client = opts.client;
@@ -106,7 +112,7 @@ export class Controller {
     for (const f of this.feeds.values()) f.stop();
     this.poller.stop();
     this.logs?.stop();
-    for (const t of [this.emitTimer, this.tickTimer, this.flashTimer]) if (t !== undefined) this.timers.clearTimeout(t);
+    for (const t of [this.emitTimer, this.tickTimer, this.flashTimer, this.textTimer]) if (t !== undefined) this.timers.clearTimeout(t);
     for (const { index } of this.indexes.values()) index.dispose();
     this.usage?.dispose();
   }
@@ -190,11 +196,70 @@ export class Controller {
     return screen;
   }
 
-  /** The content of the open text view (help, describe, YAML, a replica's status, logs). */
+  /**
+   * The content of the open text view (help, describe, YAML, a replica's status, logs).
+   * Built once and kept while what it shows is unchanged: scrolling it costs nothing, and
+   * a redraw for an unrelated change does not build it again. A description that reads
+   * other stores (a node's pods, a ReplicaSet's) is rebuilt when those change, but no
+   * more often than once per 10 µs × the objects it reads (a node with 10,000 pods, which
+   * takes ~150 ms to describe: once a second), so watch traffic cannot make it eat the
+   * process.
+   */
   text(): TextData | undefined {
     const o = this.state.overlay;
     if (!o) return undefined;
     const now = this.timers.now();
+    switch (o.type) {
+      case 'help':
+      case 'member':
+        return this.buildText(o, now);
+      case 'yaml': {
+        const obj = this.store(o.target.kind).get(o.target.key);
+        return this.cachedText(`yaml|${o.target.kind}|${o.target.key}|${o.reveal}`, [obj], '', now, () => this.buildText(o, now));
+      }
+      case 'describe': {
+        const obj = this.store(o.target.kind).get(o.target.key);
+        // Ages in the description move with the clock: at most once a second.
+        const related = relatedKinds(o.target.kind).map((k) => this.store(k));
+        const reads = related.reduce((n, st) => n + st.size, 0);
+        const slow = `${related.map((st) => st.version).join(',')}|${Math.floor(now / 1000)}`;
+        return this.cachedText(`describe|${o.target.kind}|${o.target.key}`, [obj], slow, now, () => this.buildText(o, now), Math.min(2000, Math.floor(reads / 10)));
+      }
+      case 'logs': {
+        const l = this.logs;
+        return this.cachedText(`logs|${o.target.key}|${o.container}|${o.follow}|${o.wrap}|${o.timestamps}|${o.tail}|${this.width}`, [l, l?.version, l?.phase, l?.error], '', now, () => this.buildText(o, now));
+      }
+    }
+  }
+
+  /**
+   * The cached text for `sig` while `deps` (compared by identity) are the same; `slow`
+   * changing (related stores, the clock) rebuilds it once the last build is `minInterval`
+   * old.
+   */
+  private cachedText(sig: string, deps: readonly unknown[], slow: string, now: number, build: () => TextData, minInterval = 0): TextData {
+    const c = this.textCache;
+    if (c && c.sig === sig && c.deps.length === deps.length && c.deps.every((d, i) => d === deps[i])) {
+      if (c.slow === slow) return c.data;
+      const due = c.at + c.minInterval;
+      if (now < due) {
+        // Not yet: draw again when it is.
+        if (this.textTimer === undefined) {
+          this.textTimer = this.timers.setTimeout(() => {
+            this.textTimer = undefined;
+            this.changed(false);
+          }, due - now);
+        }
+        return c.data;
+      }
+    }
+    this.textBuilds++;
+    const data = build();
+    this.textCache = { sig, deps, slow, at: now, minInterval, data };
+    return data;
+  }
+
+  private buildText(o: NonNullable<UiState['overlay']>, now: number): TextData {
     switch (o.type) {
       case 'help':
         return { title: 'Help', lines: helpLines(this.state), info: '' };
@@ -419,7 +484,7 @@ export class Controller {
       return;
     }
     if (this.emitTimer !== undefined) return;
-    const delay = Math.max(0, this.lastEmit + (this.opts.coalesceMs ?? 50) - this.timers.now());
+    const delay = Math.max(0, this.lastEmit + (this.opts.coalesceMs ?? DEFAULT_COALESCE_MS) - this.timers.now());
     this.emitTimer = this.timers.setTimeout(() => this.emit(), delay);
   }
 

@@ -1,9 +1,9 @@
 /**
  * The public face of src/tui: `berth ui` (runUi) and the pieces a test or a benchmark
  * drives directly — the Controller over an injected client and timers, the reducer, the
- * screen model. The ink components live in ./components (app.tsx renders a Controller on
- * any stdout); they are not re-exported here so that importing this module does not load
- * React before runUi has chosen its build.
+ * screen model, the painter. mount.tsx (ink for input, the Painter for output) is not
+ * re-exported here so that importing this module does not load React before runUi has
+ * chosen its build.
  */
 import type { Io } from '../cli/commands/common.ts';
 
@@ -24,3 +24,4 @@ export { reduceKey, runCommand, TAILS } from './reducer.ts';
 export { buildScreen, bodyHeight, type Screen, type Line } from './screen.ts';
 export { initialState, newFrame, type UiState, type KeyContext, type Effect } from './state.ts';
 export { VIEWS, viewById, viewByAlias } from './views.ts';
+export { Painter, colorSupport, styleLine, type PaintOptions } from './paint.ts';

@@ -17,6 +17,8 @@ export type LogPhase = 'connecting' | 'streaming' | 'ended' | 'error';
 
 export class LogSession {
   lines: string[] = [];
+  /** Bumped whenever the lines change (the text view caches its wrapped lines on it). */
+  version = 0;
   phase: LogPhase = 'connecting';
   error: string | undefined;
   private partial = '';
@@ -74,6 +76,7 @@ export class LogSession {
   /** Text as it arrives: complete lines are kept, the rest waits for its newline. */
   push(text: string): void {
     if (!text) return;
+    this.version++;
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop()!;
     for (const p of parts) this.lines.push(p.replace(/\r$/, ''));
@@ -88,5 +91,6 @@ export class LogSession {
   private flushPartial(): void {
     if (this.partial) this.lines.push(this.partial);
     this.partial = '';
+    this.version++;
   }
 }

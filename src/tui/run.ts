@@ -41,8 +41,8 @@ export async function runUi(argv: string[], io: Io): Promise<number> {
     onQuit: () => quit(),
   });
   stdout.write(ALT_SCREEN_ON);
-  // ink's own frame throttle is off: the controller already coalesces redraws, and a
-  // keystroke should not wait for a throttle window.
+  // ink draws nothing (the Painter does; see mount.tsx), and its frame throttle is off:
+  // the controller already coalesces redraws, and a keystroke must not wait for a window.
   const ui = mount(controller, { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 0 });
   quit = () => ui.unmount();
   controller.start();
