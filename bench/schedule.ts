@@ -4,8 +4,17 @@
  * Running status (both committed, both seen on the same watch); throughput is pods over
  * the time from the first pod created to the last one Running.
  *
- *   npm run bench -- schedule [--nodes 1000] [--pods 10000] [--deployments 20]
+ *   npm run bench -- schedule [--nodes 1000] [--pods 10000] [--deployments 20] [--keepLogs 1]
+ *
+ * Besides the leader's CPU it reports the followers' and this process's (the hollow agents
+ * and the pod watch) per pod, and how many elections happened. To profile, run it as
+ * `node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/run.ts schedule ...`: the
+ * replicas inherit the flags, and the window start/end lines are on the monotonic clock
+ * that the profiles' timestamps use.
  */
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
 import { freePorts, sleep } from '../src/cli/proc-cluster.ts';
 import { BerthClient } from '../src/client/client.ts';
@@ -13,7 +22,7 @@ import { startHollowAgents } from '../src/agent/hollow.ts';
 import { procCpuMicros, procRssBytes } from './lib/proc-cpu.ts';
 import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
 
-const args = benchArgs({ nodes: 1000, pods: 10000, deployments: 20, timeout: 600 });
+const args = benchArgs({ nodes: 1000, pods: 10000, deployments: 20, timeout: 600, keepLogs: 0 });
 const dir = scratchDir('bench-schedule');
 const ports = await freePorts(6);
 const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
@@ -22,7 +31,8 @@ let agents: { stop(): Promise<void> } | undefined;
 try {
   await cluster.startAll();
   await waitForApi(client);
-  const leaderId = (await client.status()).leader;
+  const st0 = await client.status();
+  const leaderId = st0.leader;
   const leaderPid = cluster.pid(leaderId)!;
   log(`starting ${args.nodes} hollow agents`);
   agents = await startHollowAgents({ servers: cluster.apiAddresses(), count: args.nodes, namePrefix: 'hollow', capacity: { cpu: '32', memory: '128Gi', pods: 110 } });
@@ -50,7 +60,12 @@ try {
   }, (err) => {
     if (err) log(`pod watch ended: ${err.message}`);
   });
+  const replicaPids = [1, 2, 3].map((id) => cluster.pid(id)!);
   const cpu0 = procCpuMicros(leaderPid);
+  const replicaCpu0 = replicaPids.map((p) => procCpuMicros(p));
+  const self0 = process.cpuUsage();
+  // On the monotonic clock V8's --cpu-prof uses, to cut profiles to the measured window.
+  log(`window start ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
   const per = Math.floor(args.pods / args.deployments);
   await Promise.all(
     Array.from({ length: args.deployments }, (_, i) => {
@@ -71,13 +86,31 @@ try {
       });
     }),
   );
-  const progress = setInterval(() => log(`  ${added.size} created, ${running.size} running`), 2000);
-  await Promise.race([allRunning, sleep(args.timeout * 1000).then(() => { throw new Error(`only ${running.size}/${args.pods} pods Running after ${args.timeout} s`); })]);
+  const progress = setInterval(() => {
+    client.status().then(
+      (st) => log(`  ${added.size} created, ${running.size} running (term ${st.term}, leader ${st.leader})`),
+      () => log(`  ${added.size} created, ${running.size} running`),
+    );
+  }, 2000);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`only ${running.size}/${args.pods} pods Running after ${args.timeout} s`)), args.timeout * 1000);
+  });
+  // The timer must not outlive the run: it would hold the process for the whole timeout.
+  await Promise.race([allRunning, timedOut]).finally(() => clearTimeout(timer));
   clearInterval(progress);
   const wall = Math.max(...running.values()) - Math.min(...added.values());
   const lat = [...running].map(([n, t]) => t - (added.get(n) ?? t)).sort((a, b) => a - b);
+  log(`window end ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
+  const dead = [1, 2, 3].filter((id, i) => !cluster.running(id) || !existsSync(`/proc/${replicaPids[i]}`));
+  if (dead.length > 0) throw new Error(`replica(s) ${dead.join(', ')} exited during the run; --keepLogs 1 keeps their logs`);
   const cpuMs = (procCpuMicros(leaderPid) - cpu0) / 1000;
+  const replicaCpuUs = replicaPids.map((p, i) => procCpuMicros(p) - replicaCpu0[i]!);
+  const self = process.cpuUsage(self0);
+  const followerCpuUs = replicaCpuUs.reduce((a, b) => a + b, 0) - cpuMs * 1000;
+  const benchCpuUs = self.user + self.system;
   cancel();
+  const st1 = await client.status();
   const result = {
     bench: 'schedule',
     nodes: args.nodes,
@@ -88,10 +121,21 @@ try {
     wallMs: Math.round(wall),
     leaderCpuUsPerPod: Math.round((cpuMs * 1000) / args.pods),
     leaderRssMb: Math.round(procRssBytes(leaderPid) / 2 ** 20),
+    // The two followers (mean), and this process: the hollow agents plus the pod watch.
+    followerCpuUsPerPod: Math.round(followerCpuUs / 2 / args.pods),
+    agentsCpuUsPerPod: Math.round(benchCpuUs / args.pods),
+    // Elections during the run (each restarts the scheduler and controllers on a new leader).
+    termChanges: st1.term - st0.term,
+    totalCpuUsPerPod: Math.round((cpuMs * 1000 + followerCpuUs + benchCpuUs) / args.pods),
   };
   console.log(JSON.stringify(result));
 } finally {
   await agents?.stop();
   client.close();
   await cluster.stopAll();
+  if (args.keepLogs) {
+    const keep = mkdtempSync(join(tmpdir(), 'berth-schedule-logs-'));
+    for (const id of [1, 2, 3]) cpSync(join(dir, `server-${id}.log`), join(keep, `server-${id}.log`));
+    log(`replica logs kept in ${keep}`);
+  }
 }

@@ -14,7 +14,8 @@ import { NodeMonitor, readyCondition, UNKNOWN_MESSAGE, UNKNOWN_REASON } from '..
 import { keyOf, nodeOf, podRefs, splitKey } from '../src/server/agents/refs.ts';
 import { StatusWriter } from '../src/server/agents/status-writer.ts';
 import { UsageStore } from '../src/server/agents/usage.ts';
-import { allStopped } from '../src/server/agents/index.ts';
+import { allStopped, podStatusErrors } from '../src/server/agents/index.ts';
+import { defaultObject, validateObject, type ApiObject } from '../src/api/index.ts';
 
 const NOW = '2025-03-01T10:00:00Z';
 
@@ -631,4 +632,30 @@ test('usage: latest sample per pod and node; a node\'s report replaces its pod s
   now = 100_000;
   t.is(u.podUsage('default', 'a'), undefined);
   t.is(u.nodeSample('n1'), undefined);
+});
+
+test('a reported pod status is checked as validateObject checks the pod with that status', (t) => {
+  // As stored: defaulted and admitted.
+  const pod = defaultObject({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'default', uid: 'u1', resourceVersion: '5', generation: 1, creationTimestamp: NOW },
+    spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '100m' } } }] },
+    status: { phase: 'Pending', qosClass: 'Burstable' },
+  } as unknown as ApiObject);
+  t.deepEqual(validateObject(pod), []);
+  const statuses: Record<string, unknown>[] = [
+    { phase: 'Running', podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: NOW }], containerStatuses: [{ name: 'c', ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: { startedAt: NOW } } }] },
+    { phase: 7 },
+    { conditions: 'ready' },
+    { containerStatuses: [{ name: 3, restartCount: 'x' }] },
+    { startTime: 'yesterday', unknownField: true },
+    {},
+  ];
+  for (const st of statuses) {
+    const full = validateObject({ ...pod, status: st }, { operation: 'update', old: pod as unknown as ApiObject }).map(String).sort();
+    const mine = podStatusErrors(st).map(String).sort();
+    t.deepEqual(mine, full, JSON.stringify(st));
+  }
+  t.true(podStatusErrors({ phase: 7 }).length > 0);
 });

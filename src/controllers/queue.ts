@@ -5,6 +5,13 @@
  * exponential back-off until it succeeds or is forgotten.
  *
  * Time comes from the injected Clock, so tests drive back-off with a fake clock.
+ *
+ * Keys are processed in a later turn of the event loop than the one that added them, as
+ * client-go's workers run apart from its informers: a watch callback (which runs inside
+ * the store's apply) only queues, and a burst of events for one key in one apply costs
+ * one reconcile, not one per event. A turn starts at most {@link PER_TURN} reconciles
+ * (their synchronous parts run in it), so a queue of thousands of keys, e.g. a new
+ * leader's initial sync, cannot hold the event loop long enough to miss Raft heartbeats.
  */
 import type { Clock } from './types.ts';
 
@@ -23,6 +30,9 @@ export interface WorkQueueOptions {
 /** Return a number to be called again for this key after that many ms (e.g. a pending deadline). */
 export type Reconcile = (key: string) => Promise<number | void> | number | void;
 
+/** Reconciles started in one turn of the event loop at most. */
+const PER_TURN = 32;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -32,6 +42,9 @@ export class WorkQueue {
   private readonly timers = new Map<string, () => void>();
   private running = 0;
   private stopped = false;
+  private pumpScheduled = false;
+  /** Reconciles started since the last deferred pump ran (this turn, roughly). */
+  private startedThisTurn = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly base: number;
   private readonly max: number;
@@ -61,7 +74,7 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
-    this.pump();
+    this.schedulePump();
   }
 
   /** Queue `key` after `ms` (an earlier pending delayed add wins). */
@@ -105,8 +118,23 @@ export class WorkQueue {
     this.wakeIdle();
   }
 
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.startedThisTurn = 0;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.queue.length > 0) {
+      if (this.startedThisTurn >= PER_TURN) {
+        this.schedulePump();
+        return;
+      }
+      this.startedThisTurn++;
       const key = this.queue.shift()!;
       this.queued.delete(key);
       this.active.add(key);

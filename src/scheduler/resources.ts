@@ -190,12 +190,22 @@ function computePodRequests(pod: PlainObject): PodRequests {
 
 const podRequestCache = new WeakMap<object, PodRequests>();
 
-/** The pod's effective requests (cached per object). */
+/**
+ * What the per-pod caches are keyed on: the spec object, which is all they read. A status
+ * write (the store's updateStatus copies the pod but keeps its spec object) then does not
+ * cost the binding check a recomputation of every pod on the node.
+ */
+function specKey(pod: PlainObject): object {
+  return isObj(pod.spec) ? pod.spec : pod;
+}
+
+/** The pod's effective requests (cached per spec object). */
 export function podRequests(pod: PlainObject): PodRequests {
-  let r = podRequestCache.get(pod);
+  const key = specKey(pod);
+  let r = podRequestCache.get(key);
   if (!r) {
     r = computePodRequests(pod);
-    podRequestCache.set(pod, r);
+    podRequestCache.set(key, r);
   }
   return r;
 }
@@ -232,7 +242,8 @@ const portCache = new WeakMap<object, readonly HostPort[] | null>();
 
 /** Host ports the pod asks for (app containers and sidecars), or undefined when none. */
 export function podHostPorts(pod: PlainObject): readonly HostPort[] | undefined {
-  let r = portCache.get(pod);
+  const key = specKey(pod);
+  let r = portCache.get(key);
   if (r === undefined) {
     const spec = isObj(pod.spec) ? pod.spec : {};
     const out: HostPort[] = [];
@@ -245,7 +256,7 @@ export function podHostPorts(pod: PlainObject): readonly HostPort[] | undefined 
       }
     }
     r = out.length > 0 ? out : null;
-    portCache.set(pod, r);
+    portCache.set(key, r);
   }
   return r ?? undefined;
 }

@@ -25,8 +25,13 @@ export interface LeaderManagerDeps {
 }
 
 /**
- * Start every component for a leadership decided in `term`. Returns when they are
- * started; they run until `signal` aborts.
+ * Start every component for a leadership decided in `term`, one per turn of the event
+ * loop: each lists and indexes what it needs from the store (with 10,000 pods the
+ * scheduler, the garbage collector and the ReplicaSet controller take 100-300 ms each),
+ * and all of them in one turn would hold a new leader's event loop for a second, long
+ * enough to miss its Raft heartbeats and lose the leadership it is starting up for.
+ * Each component's own list-then-watch stays synchronous. They run until `signal` aborts;
+ * one not yet started when it does is never started.
  */
 export function startLeaderComponents(deps: LeaderManagerDeps, term: number, signal: AbortSignal): void {
   if (signal.aborted) return;
@@ -35,13 +40,21 @@ export function startLeaderComponents(deps: LeaderManagerDeps, term: number, sig
   const events = deps.events(base);
   events.start?.(signal);
   const ctx: ControllerContext = { ...base, events };
-  for (const c of deps.components()) {
+  const pending = deps.components();
+  const next = (): void => {
+    if (signal.aborted) return;
+    const c = pending.shift();
+    if (!c) {
+      deps.log.info(`leader: started ${term === 0 ? '' : `in term ${term}: `}scheduler and controllers`);
+      return;
+    }
     try {
       c.start(ctx);
     } catch (e) {
       // One broken component must not keep the others from running.
       deps.log.error(`leader: ${c.name} failed to start: ${(e as Error).message}`);
     }
-  }
-  deps.log.info(`leader: started ${term === 0 ? '' : `in term ${term}: `}scheduler and controllers`);
+    setImmediate(next);
+  };
+  next();
 }
