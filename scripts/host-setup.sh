@@ -25,6 +25,8 @@ CONTAINERD_CMD="containerd --config $DIR/containerd.toml"
 REGISTRY_CMD="docker-registry serve $DIR/registry.yml"
 BRIDGE=berth0
 SUBNET=10.88.0.0/16
+# Dual stack: every pod also gets an address from this ULA prefix (status.podIPs lists both).
+SUBNET6=fd88:be27::/64
 PACKAGES=(containerd runc containernetworking-plugins docker-registry skopeo busybox-static iproute2 iptables)
 # Bump when the image recipe below changes, so existing layouts are rebuilt.
 IMAGE_RECIPE=1
@@ -279,7 +281,8 @@ server = "http://$REGISTRY"
   capabilities = ["pull", "resolve"]
 EOF
 
-# No default route in ipam: pods reach each other and this host, nothing beyond.
+# No default route in ipam: pods reach each other and this host, nothing beyond. Two ranges:
+# an IPv4 and an IPv6 address per pod (dual stack).
 write_if_changed "$DIR/net.d/10-berth.conflist" <<EOF || true
 {
   "cniVersion": "1.0.0",
@@ -294,7 +297,7 @@ write_if_changed "$DIR/net.d/10-berth.conflist" <<EOF || true
       "ipam": {
         "type": "host-local",
         "dataDir": "$DIR/cni-ipam",
-        "ranges": [[{ "subnet": "$SUBNET" }]]
+        "ranges": [[{ "subnet": "$SUBNET" }], [{ "subnet": "$SUBNET6" }]]
       }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } },
@@ -444,5 +447,6 @@ write_if_changed "$DIR/env" <<EOF || true
 BERTH_CRI_SOCKET=$SOCK
 BERTH_REGISTRY=$REGISTRY
 BERTH_POD_SUBNET=$SUBNET
+BERTH_POD_SUBNET6=$SUBNET6
 EOF
 log "ready: BERTH_CRI_SOCKET=$SOCK BERTH_REGISTRY=$REGISTRY (env in $DIR/env)"

@@ -209,6 +209,18 @@ criTest('two pods reach each other by IP', async (t) => {
   t.is(r.stdout.trim(), 'hello from server');
 });
 
+criTest('dual stack: a pod has an IPv4 and an IPv6 address, and answers HTTP on both', async (t) => {
+  const server = await pod(t, 'dual');
+  await startContainer(server, containerConfig('httpd', HTTPD));
+  const s = (await rt.podSandboxStatus(server.id))!;
+  t.regex(s.ip ?? '', /^10\.88\.\d+\.\d+$/);
+  const v6 = (s.additionalIps ?? []).find((ip) => ip.includes(':'));
+  t.truthy(v6, `an IPv6 address among ${JSON.stringify(s.additionalIps)}`);
+  t.regex(v6!, /^fd88:be27:/);
+  t.is((await httpGetEventually(`http://${s.ip}:8080/`)).body.trim(), 'hello from dual');
+  t.is((await httpGetEventually(`http://[${v6}]:8080/`)).body.trim(), 'hello from dual');
+});
+
 criTest('exec returns exit code and both streams; a slow command times out', async (t) => {
   const p = await pod(t, 'exec');
   const id = await startContainer(p, containerConfig('sleeper', ['sleep', '600']));

@@ -150,9 +150,16 @@ function registerRuntime(kind: RuntimeKind): void {
     await create(env, podObject('web', [container], { nodeName: env.node }));
     const p = await podWhere(env.client, 'web', 'running and ready', isRunningReady, 90_000);
     const ip = p.status!.podIP!;
-    if (cri) t.regex(ip, /^10\.88\.\d+\.\d+$/);
-    else t.is(ip, '127.0.0.1');
-    t.deepEqual(p.status!.podIPs, [{ ip }]);
+    if (cri) {
+      // Dual stack (host-setup's CNI has an IPv4 and an IPv6 range): IPv4 first, as kubelet orders them.
+      t.regex(ip, /^10\.88\.\d+\.\d+$/);
+      t.is(p.status!.podIPs?.length, 2);
+      t.deepEqual(p.status!.podIPs![0], { ip });
+      t.regex(p.status!.podIPs![1]!.ip, /^fd88:be27:/);
+    } else {
+      t.is(ip, '127.0.0.1');
+      t.deepEqual(p.status!.podIPs, [{ ip }]);
+    }
     t.is(p.spec.nodeName, env.node);
     t.regex(firstStatus(p)!.containerID ?? '', cri ? /^containerd:\/\/[0-9a-f]{64}$/ : /^process:\/\//);
     const res = await httpGet(`http://${ip}:${web.port}/`);
