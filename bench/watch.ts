@@ -16,6 +16,7 @@ import { toWire } from '../src/server/convert.ts';
 import { API_PROTO } from '../src/server/service.ts';
 import { RawGrpcSession, grpcFrame } from './lib/raw-h2.ts';
 import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
+import { procCpuMicros } from './lib/proc-cpu.ts';
 
 const args = benchArgs({ watchers: 1000, rate: 1000, seconds: 10 });
 const dir = scratchDir('bench-watch');
@@ -25,6 +26,15 @@ try {
   await cluster.startAll();
   const writer = new BerthClient({ endpoints: [cluster.apiAddress(2), cluster.apiAddress(3)] });
   await waitForApi(writer);
+  // Fixed roles, so that runs compare: replica 3 leads, the watchers are on follower 1,
+  // the writes go to follower 2 (which forwards them).
+  const lead0 = (await writer.status()).leader;
+  if (lead0 !== 3) {
+    const c = new BerthClient({ endpoints: [cluster.apiAddress(lead0)] });
+    await c.transferLeader(3);
+    c.close();
+    await waitForApi(writer);
+  }
   const n = args.watchers;
   log(`creating ${n} ConfigMaps`);
   for (let i = 0; i < n; i += 100) {
@@ -87,6 +97,9 @@ try {
   // measure them so a reader can tell the two apart.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
+  const pids = [1, 2, 3].map((id) => cluster.pid(id)!);
+  const cpuServers0 = pids.map(procCpuMicros);
+  const cpuBench0 = process.cpuUsage();
   const t0 = performance.now();
   const inflight: Promise<unknown>[] = [];
   while (sent < total) {
@@ -111,6 +124,10 @@ try {
   const deadline = Date.now() + 10_000;
   while ((received + failed < total || allReceived + failed < total) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   loopDelay.disable();
+  const cpuServers = pids.map((p, i) => procCpuMicros(p) - cpuServers0[i]!);
+  const cpuBenchUsage = process.cpuUsage(cpuBench0);
+  const cpuBench = cpuBenchUsage.user + cpuBenchUsage.system;
+  const leader = (await writer.status()).leader;
   raw.close();
   for (const c of cancels) c();
   lat.sort((a, b) => a - b);
@@ -130,6 +147,13 @@ try {
     maxMs: round(lat[lat.length - 1] ?? 0),
     benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     benchLoopDelayMaxMs: round(loopDelay.max / 1e6),
+    // CPU per change: the watched replica (1), the replica taking the writes (2), the
+    // third (3), and this process (watch streams + writer); which one leads is named.
+    leader,
+    cpuUsPerChangeWatched: Math.round(cpuServers[0]! / sent),
+    cpuUsPerChangeWriteReplica: Math.round(cpuServers[1]! / sent),
+    cpuUsPerChangeThird: Math.round(cpuServers[2]! / sent),
+    cpuUsPerChangeBench: Math.round(cpuBench / sent),
   };
   log(`delivered ${received}/${sent - failed}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${firstError ? `; first write error: ${firstError}` : ''}`);
   writer.close();

@@ -6,6 +6,7 @@ import { Level } from 'level';
 import { pack } from 'msgpackr';
 import {
   CorruptStoreError,
+  inflateSnapshot,
   encodeCommand,
   LevelKV,
   MemoryKV,
@@ -144,6 +145,21 @@ test('snapshot/restore round trip into a fresh store; restore replaces everythin
 
   await t.throwsAsync(dst.restore(snap, 5), { instanceOf: CorruptStoreError, message: /taken at 61, after its index 5/ });
   await t.throwsAsync(dst.restore(new Uint8Array([1, 2, 3]), 100), { instanceOf: CorruptStoreError });
+  await t.throwsAsync(dst.restore(Buffer.concat([Buffer.from('BSZ1'), Buffer.from([1, 2, 3])]), 100), { instanceOf: CorruptStoreError, message: /compressed data is not readable/ });
+});
+
+test('snapshots are compressed; the uncompressed form older replicas wrote still restores', async (t) => {
+  const src = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+  await src.applyEntries(someCommands(60).map((c, i) => ({ index: i + 1, data: encodeCommand(c) })));
+  const snap = await src.snapshot();
+  const plain = await inflateSnapshot(snap);
+  t.true(snap.length < plain.length / 2, `${snap.length} bytes for ${plain.length}`);
+  t.is(plain[0], 0x83, 'a msgpack map inside');
+  for (const data of [snap, plain]) {
+    const dst = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+    await dst.restore(data, 61);
+    t.deepEqual(dump(dst), dump(src));
+  }
 });
 
 test('an interrupted restore is detected at open: the store starts empty and says so', async (t) => {

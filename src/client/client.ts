@@ -76,6 +76,14 @@ export interface ClusterStatus {
   cluster_id: string;
 }
 
+/** berth.v1.WatchEvent as decoded: one event, or (batched) several in `events`. */
+interface WireWatchEvent {
+  type: string;
+  object: WireObject | null;
+  resource_version: string;
+  events?: WireWatchEvent[];
+}
+
 type Stub = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 let pkgCache: grpc.GrpcObject | undefined;
@@ -191,15 +199,25 @@ export class BerthClient {
       field_selector: opts.fieldSelector ?? '',
       resource_version: opts.resourceVersion ?? '',
       allow_bookmarks: Boolean(opts.allowBookmarks),
-    }) as grpc.ClientReadableStream<{ type: string; object: WireObject | null; resource_version: string }>;
+      // Several events may come in one message (WatchEvent.events), in order.
+      allow_batches: true,
+    }) as grpc.ClientReadableStream<WireWatchEvent>;
     let ended = false;
     const end = (e: ApiCallError | undefined) => {
       if (ended) return;
       ended = true;
       onEnd(e);
     };
-    stream.on('data', (ev) => {
+    const deliver = (ev: WireWatchEvent) => {
       onEvent({ type: ev.type as WatchEventOut['type'], object: ev.object ? fromWire(ev.object) : undefined, resourceVersion: ev.resource_version });
+    };
+    stream.on('data', (ev: WireWatchEvent) => {
+      if (ev.events && ev.events.length > 0) {
+        for (const e of ev.events) {
+          if (ended) return;
+          deliver(e);
+        }
+      } else deliver(ev);
     });
     stream.on('error', (e: grpc.ServiceError) => {
       if (e.code === grpc.status.CANCELLED) end(undefined);

@@ -2,6 +2,8 @@
  * Objects between their stored shape (plain Kubernetes-style JSON) and the wire shape of
  * proto/berth/v1/api.proto: typed metadata, spec/status/other fields as JSON text.
  */
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
 
 /** A Kubernetes-shaped object as plain data. */
 export interface PlainObject {
@@ -150,4 +152,130 @@ function parseJson(s: string, where: string): unknown {
 
 function str(v: unknown): string {
   return v === undefined || v === null ? '' : String(v);
+}
+
+// ---------------------------------------------------------------------------------------
+// Watch events, encoded by hand around each object's message bytes. A change watched by
+// many clients is converted and encoded once: the store delivers one change to all its
+// watchers in one synchronous step, so the bytes are cached per object for the rest of
+// that turn only (never kept beside the stored objects), and each watcher's message is
+// just a small frame around them.
+
+let objectType: protobuf.Type | undefined;
+
+function objectMessageType(): protobuf.Type {
+  objectType ??= new protobuf.Root().loadSync(fileURLToPath(new URL('../../proto/berth/v1/api.proto', import.meta.url)), { keepCase: true }).lookupType('berth.v1.Object');
+  return objectType;
+}
+
+/** Objects encoded during the current turn (dropped at its end). */
+let turnCache: Map<object, Uint8Array> | undefined;
+
+/** `obj` as berth.v1.Object message bytes (as protobufjs, hence grpc-js, writes them). */
+export function encodeObjectMessage(obj: PlainObject): Uint8Array {
+  let b = turnCache?.get(obj);
+  if (b === undefined) {
+    const T = objectMessageType();
+    b = T.encode(T.fromObject(toWire(obj))).finish();
+    if (turnCache === undefined) {
+      turnCache = new Map();
+      queueMicrotask(() => (turnCache = undefined));
+    }
+    turnCache.set(obj, b);
+  }
+  return b;
+}
+
+/** A berth.v1.ListResponse message: items (1), resource_version (2), continue (3). */
+export function encodeListResponse(items: readonly PlainObject[], resourceVersion: string, cont: string): Buffer {
+  const T = objectMessageType();
+  const parts: Uint8Array[] = new Array(items.length);
+  let size = 0;
+  for (let i = 0; i < items.length; i++) {
+    const b = T.encode(T.fromObject(toWire(items[i]!))).finish();
+    parts[i] = b;
+    size += 1 + varintLength(b.length) + b.length;
+  }
+  const rlen = Buffer.byteLength(resourceVersion);
+  const clen = Buffer.byteLength(cont);
+  if (rlen > 0) size += 1 + varintLength(rlen) + rlen;
+  if (clen > 0) size += 1 + varintLength(clen) + clen;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const b of parts) {
+    buf[pos++] = 0x0a;
+    pos = writeVarint(buf, pos, b.length);
+    buf.set(b, pos);
+    pos += b.length;
+  }
+  if (rlen > 0) {
+    buf[pos++] = 0x12;
+    pos = writeVarint(buf, pos, rlen);
+    pos += buf.write(resourceVersion, pos, 'utf8');
+  }
+  if (clen > 0) {
+    buf[pos++] = 0x1a;
+    pos = writeVarint(buf, pos, clen);
+    pos += buf.write(cont, pos, 'utf8');
+  }
+  return buf;
+}
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/**
+ * One berth.v1.WatchEvent message: type (1), object (2, omitted when absent) and
+ * resource_version (3), as protobufjs would write them.
+ */
+export function encodeWatchEvent(type: string, object: Uint8Array | undefined, resourceVersion: string): Buffer {
+  const tlen = Buffer.byteLength(type);
+  const rlen = Buffer.byteLength(resourceVersion);
+  const olen = object ? object.length : 0;
+  const size = 1 + varintLength(tlen) + tlen + (object ? 1 + varintLength(olen) + olen : 0) + 1 + varintLength(rlen) + rlen;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  buf[pos++] = 0x0a;
+  pos = writeVarint(buf, pos, tlen);
+  pos += buf.write(type, pos, 'utf8');
+  if (object) {
+    buf[pos++] = 0x12;
+    pos = writeVarint(buf, pos, olen);
+    buf.set(object, pos);
+    pos += olen;
+  }
+  buf[pos++] = 0x1a;
+  pos = writeVarint(buf, pos, rlen);
+  pos += buf.write(resourceVersion, pos, 'utf8');
+  return buf;
+}
+
+/** A berth.v1.WatchEvent message carrying `events` (each an encoded WatchEvent) in field 4. */
+export function encodeWatchBatch(events: readonly Uint8Array[]): Buffer {
+  let size = 0;
+  for (const e of events) size += 1 + varintLength(e.length) + e.length;
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const e of events) {
+    buf[pos++] = 0x22;
+    pos = writeVarint(buf, pos, e.length);
+    buf.set(e, pos);
+    pos += e.length;
+  }
+  return buf;
 }

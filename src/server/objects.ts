@@ -293,7 +293,7 @@ export class ObjectsApi {
     if (from === '' || from === '0') {
       await this.sync();
       const l = this.d.store.list({ kind: info.kind, ...(ns ? { namespace: ns } : {}), ...(filter ? { filter } : {}) });
-      for (const o of l.items) onEvent({ type: 'ADDED', object: o, resourceVersion: str(o.metadata.resourceVersion) } as WatchEvent);
+      for (const o of l.items) onEvent({ type: 'ADDED', object: this.revealShared(o), resourceVersion: str(o.metadata.resourceVersion) } as WatchEvent);
       from = l.resourceVersion;
     } else if (!/^\d+$/.test(from)) {
       throw invalidArgument(`resource_version: Invalid value: "${from}": must be an integer`);
@@ -310,7 +310,7 @@ export class ObjectsApi {
           fromResourceVersion: from,
           bookmarks: Boolean(q.allowBookmarks),
         },
-        (ev) => onEvent(ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' ? { ...ev, object: this.reveal(ev.object) as StoredObject } : ev),
+        (ev) => onEvent(ev.type !== 'BOOKMARK' && ev.type !== 'ERROR' && ev.object.kind === 'Secret' ? { ...ev, object: this.revealShared(ev.object) } : ev),
       );
     } catch (e) {
       if (e instanceof TooOldResourceVersionError) throw new ApiError(status.OUT_OF_RANGE, e.message);
@@ -453,6 +453,25 @@ export class ObjectsApi {
       return this.d.cipher.decrypt(o as StoredObject) as PlainObject;
     }
     return o as PlainObject;
+  }
+
+  /** Secrets decrypted during the current turn (a change reaches all its watchers in one). */
+  private revealed: Map<StoredObject, StoredObject> | undefined;
+
+  /** {@link reveal} for objects handed to many watchers: decrypted once per turn, frozen. */
+  private revealShared(o: StoredObject): StoredObject {
+    if (o.kind !== 'Secret') return o;
+    let r = this.revealed?.get(o);
+    if (r === undefined) {
+      r = this.reveal(o) as StoredObject;
+      if (r !== o) Object.freeze(r);
+      if (this.revealed === undefined) {
+        this.revealed = new Map();
+        queueMicrotask(() => (this.revealed = undefined));
+      }
+      this.revealed.set(o, r);
+    }
+    return r;
   }
 
   private stamp(): string {

@@ -19,7 +19,7 @@ import type { FaultHooks } from './fault-hooks.ts';
 import { StoreMachine } from './machine.ts';
 import { ObjectsApi } from './objects.ts';
 import { Proposer } from './proposer.ts';
-import { clusterService, loadApi, objectsService } from './service.ts';
+import { clusterService, loadApi, objectsService, objectsServiceDefinition } from './service.ts';
 
 /** The object store's keys live behind this first byte, beside the Raft log's 0x01..0x06. */
 const STORE_PREFIX = new Uint8Array([0x10]);
@@ -164,7 +164,7 @@ export class BerthServer {
       'grpc.enable_channelz': 0,
     });
     const deps = { api: this.api, replica: this.replica, clusterId: this.opts.clusterId, apiAddress: () => this.apiAddress, memberApiAddress: (id: number) => this.agents.hints.apiAddressOf(id) };
-    this.grpcServer.addService((pkg.Objects as grpc.ServiceClientConstructor).service, objectsService(deps));
+    this.grpcServer.addService(objectsServiceDefinition(pkg), objectsService(deps));
     this.grpcServer.addService((pkg.Cluster as grpc.ServiceClientConstructor).service, clusterService(deps));
     this.agents.addServices(this.grpcServer, pkg);
     this.port = await new Promise<number>((resolve, reject) =>

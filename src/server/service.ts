@@ -7,7 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Replica } from '../raft/index.ts';
 import type { WatchEvent, WatchHandle } from '../store/index.ts';
-import { fromWire, toWire, WireFormatError, type PlainObject, type WireObject } from './convert.ts';
+import { encodeListResponse, encodeObjectMessage, encodeWatchBatch, encodeWatchEvent, fromWire, toWire, WireFormatError, type PlainObject, type WireObject } from './convert.ts';
 import { ApiError, invalidArgument, toServiceError } from './errors.ts';
 import type { ObjectsApi } from './objects.ts';
 
@@ -119,7 +119,7 @@ export function objectsService(d: ServiceDeps): grpc.UntypedServiceImplementatio
     }),
     List: unary<
       { kind: string; namespace: string; label_selector: string; field_selector: string; limit: number; continue: string; serializable: boolean },
-      { items: WireObject[]; resource_version: string; continue: string }
+      Buffer
     >(async (req, deadline) => {
       if (!req.kind) throw invalidArgument('kind: Required value');
       const r = await api.list({
@@ -132,62 +132,105 @@ export function objectsService(d: ServiceDeps): grpc.UntypedServiceImplementatio
         serializable: req.serializable,
         deadline,
       });
-      return { items: r.items.map(toWire), resource_version: r.resourceVersion, continue: r.continue ?? '' };
+      // Encoded item by item (each item's intermediate forms die young), not as one tree
+      // of a whole page's wire objects.
+      return encodeListResponse(r.items, r.resourceVersion, r.continue ?? '');
     }),
-    Watch: (call: grpc.ServerWritableStream<{ kind: string; namespace: string; label_selector: string; field_selector: string; resource_version: string; allow_bookmarks: boolean }, unknown>) =>
-      serveWatch(d, call),
+    Watch: (call: WatchCall) => serveWatch(d, call),
   };
 }
 
+/** A berth.v1.Objects service definition whose Watch and List also send messages already encoded (Buffers) as they are. */
+export function objectsServiceDefinition(pkg: grpc.GrpcObject): grpc.ServiceDefinition {
+  const def = (pkg.Objects as grpc.ServiceClientConstructor).service;
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = { ...def };
+  for (const m of ['Watch', 'List']) {
+    const method = def[m]!;
+    const serialize = method.responseSerialize;
+    out[m] = { ...method, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : serialize(v)) };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
+type WatchCall = grpc.ServerWritableStream<
+  { kind: string; namespace: string; label_selector: string; field_selector: string; resource_version: string; allow_bookmarks: boolean; allow_batches?: boolean },
+  unknown
+>;
+
+/** At most this many bytes of events in one batched message (well under the clients' receive limit). */
+const MAX_BATCH_BYTES = 1024 * 1024;
+
 /**
- * Stream a watch. Events are produced synchronously by the store; the stream drains them
- * respecting backpressure, and a watcher that falls too far behind is cut off
- * (RESOURCE_EXHAUSTED) so that it relists rather than pins memory.
+ * Stream a watch. Events are produced synchronously by the store (all the events of one
+ * applied batch in one go); each is encoded once however many watchers get it (the
+ * object's message bytes are cached per stored object), queued, and written at the end
+ * of the current turn: as one message carrying them all to a client that allows batches,
+ * else one message each. The stream drains respecting backpressure, and a watcher that
+ * falls too far behind is cut off (RESOURCE_EXHAUSTED) so that it relists rather than
+ * pins memory.
  */
-function serveWatch(
-  d: ServiceDeps,
-  call: grpc.ServerWritableStream<{ kind: string; namespace: string; label_selector: string; field_selector: string; resource_version: string; allow_bookmarks: boolean }, unknown>,
-): void {
+function serveWatch(d: ServiceDeps, call: WatchCall): void {
   const req = call.request;
-  const backlog: unknown[] = [];
+  const batches = Boolean(req.allow_batches);
+  let backlog: Buffer[] = [];
+  let head = 0;
   let handle: WatchHandle | undefined;
   let done = false;
   let waitingDrain = false;
+  let flushQueued = false;
   const finish = (err?: Partial<grpc.ServiceError>) => {
     if (done) return;
     done = true;
     handle?.cancel();
+    backlog = [];
+    head = 0;
     if (err) call.emit('error', err);
     else call.end();
   };
+  const onDrain = () => {
+    waitingDrain = false;
+    pump();
+  };
   const pump = () => {
-    while (!done && !waitingDrain && backlog.length > 0) {
-      const ok = call.write(backlog.shift());
-      if (!ok) {
+    flushQueued = false;
+    while (!done && !waitingDrain && head < backlog.length) {
+      let msg: Buffer;
+      if (batches && backlog.length - head > 1) {
+        let end = head;
+        let bytes = 0;
+        while (end < backlog.length && (end === head || bytes + backlog[end]!.length <= MAX_BATCH_BYTES)) bytes += backlog[end++]!.length;
+        msg = end - head === 1 ? backlog[head]! : encodeWatchBatch(backlog.slice(head, end));
+        head = end;
+      } else {
+        msg = backlog[head++]!;
+      }
+      if (head === backlog.length) {
+        backlog = [];
+        head = 0;
+      }
+      if (!call.write(msg)) {
         waitingDrain = true;
-        call.once('drain', () => {
-          waitingDrain = false;
-          pump();
-        });
+        call.once('drain', onDrain);
       }
     }
   };
   const onEvent = (ev: WatchEvent) => {
     if (done) return;
     if (ev.type === 'ERROR') {
+      pump(); // what came before the end goes out first
       finish(toServiceError(new ApiError(grpc.status.ABORTED, `watch closed: ${(ev as { error?: Error }).error?.message ?? 'store reset'}; relist`)));
       return;
     }
-    const wire =
-      ev.type === 'BOOKMARK'
-        ? { type: 'BOOKMARK', object: null, resource_version: String(ev.resourceVersion) }
-        : { type: ev.type, object: toWire(ev.object as PlainObject), resource_version: String(ev.resourceVersion) };
-    backlog.push(wire);
-    if (backlog.length > MAX_WATCH_BACKLOG) {
+    const rv = String(ev.resourceVersion);
+    backlog.push(ev.type === 'BOOKMARK' ? encodeWatchEvent('BOOKMARK', undefined, rv) : encodeWatchEvent(ev.type, encodeObjectMessage(ev.object as PlainObject), rv));
+    if (backlog.length - head > MAX_WATCH_BACKLOG) {
       finish(toServiceError(new ApiError(grpc.status.RESOURCE_EXHAUSTED, 'watcher is too slow: more than 20000 events behind; relist')));
       return;
     }
-    pump();
+    if (!flushQueued && !waitingDrain) {
+      flushQueued = true;
+      queueMicrotask(pump);
+    }
   };
   call.on('cancelled', () => finish());
   call.on('close', () => finish());

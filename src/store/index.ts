@@ -37,6 +37,7 @@ export {
   ObjectStore,
   InvalidContinueTokenError,
   CorruptStoreError,
+  inflateSnapshot,
   type ObjectStoreOptions,
   type ListOptions,
   type ListResult,
