@@ -259,6 +259,29 @@ test('a peer that is down is reported unreachable and gets messages once it come
   t.true(a.unreachable.every((id) => id === 2));
 });
 
+test('hearing from a peer that was unreachable re-dials it at once, without waiting out the backoff', async (t) => {
+  // A backoff (ours and gRPC's) far longer than the test: only hearing from the peer can
+  // bring the stream back. A replica that restarts or comes back from a partition talks
+  // first (its own streams are fresh); it must not stay deaf to us for a backoff period.
+  const port = await freePort(t);
+  const a = await startNode(t, 1, { backoffMs: [600_000, 600_000] });
+  a.transport.addPeer(2, `127.0.0.1:${port}`);
+  a.transport.send([heartbeat(1, 2, 1)]);
+  await waitFor(() => a.unreachable.includes(2), 'unreachable reported for the dead peer');
+
+  const b = await startNode(t, 2, { listen: `127.0.0.1:${port}` });
+  b.transport.addPeer(1, a.addr);
+  // b speaks first, on its own fresh stream.
+  b.transport.send([heartbeat(2, 1, 7)]);
+  await waitFor(() => a.received.some((m) => m.type === 'heartbeat' && m.commit === 7), 'a hears b');
+  let commit = 100;
+  await waitFor(() => {
+    a.transport.send([heartbeat(1, 2, commit++)]);
+    return b.received.some((m) => m.type === 'heartbeat' && m.commit >= 100);
+  }, 'a reaches b again long before its backoff would have ended');
+  t.pass();
+});
+
 test('a snapshot of several MiB arrives as one SnapMsg with identical bytes', async (t) => {
   const a = await startNode(t, 1);
   const b = await startNode(t, 2);

@@ -90,7 +90,8 @@ export class ChaosCluster {
       '--cluster-id', 'chaos',
       '--tick-ms', String(this.opts.tickMs ?? 20),
       '--fault-hooks', hooks,
-      '--quiet',
+      // BERTH_CHAOS_VERBOSE=1 (diagnostics): the replicas' info lines too, for timelines.
+      ...(process.env.BERTH_CHAOS_VERBOSE ? [] : ['--quiet']),
       ...(this.opts.nodeFlags ? [...this.opts.nodeFlags, '--api-peers', this.ids.map((i) => `${i}=${this.opts.net.apiAddr(i)}`).join(',')] : []),
       ...(this.joined.has(id) ? ['--join'] : []),
     ];

@@ -42,7 +42,9 @@ export class Faults {
     const t = Array.isArray(target) ? target.join(',') : String(target);
     const r: FaultRecord = { n: this.records.length + 1, kind, target: t, injectAt: performance.now(), ...(note ? { note } : {}) };
     this.records.push(r);
-    this.log(`[${((r.injectAt - this.t0) / 1000).toFixed(1)}s] fault ${r.n}: ${kind} ${t}${note ? ` (${note})` : ''}`);
+    // With BERTH_CHAOS_VERBOSE the wall-clock time too, to line faults up with the replicas' logs.
+    const wall = process.env.BERTH_CHAOS_VERBOSE ? ` @${new Date().toISOString()}` : '';
+    this.log(`[${((r.injectAt - this.t0) / 1000).toFixed(1)}s] fault ${r.n}: ${kind} ${t}${note ? ` (${note})` : ''}${wall}`);
     return r;
   }
 

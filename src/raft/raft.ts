@@ -96,6 +96,8 @@ export class Raft {
 
   /** Votes received in the current (pre-)campaign: true = granted. */
   private votes = new Map<NodeId, boolean>();
+  /** Pre-campaigns started in a row without becoming follower, candidate or leader. */
+  private preVoteRounds = 0;
 
   /**
    * Ticks since the last valid word from the leader (follower), or since the last
@@ -208,8 +210,9 @@ export class Raft {
 
   /**
    * Messages that may leave before the write in progress completes: a leader's
-   * replication traffic (see {@link send}). The driver may drain them between ready()
-   * and advance() so that entries proposed during a disk write are not held back by it.
+   * replication traffic, pre-votes and their answers, heartbeat answers (see
+   * {@link send}). The driver may drain them between ready() and advance() so that they
+   * are not held back by a disk write they do not depend on.
    */
   takeMessages(): Message[] {
     const m = this.msgs;
@@ -547,6 +550,7 @@ export class Raft {
   }
 
   private reset(term: number): void {
+    this.preVoteRounds = 0;
     if (this.term !== term) {
       this.term = term;
       this.vote = NONE;
@@ -614,6 +618,7 @@ export class Raft {
     let term: number;
     if (kind === 'preVote') {
       this.becomePreCandidate();
+      this.preVoteRounds++;
       term = this.term + 1;
     } else {
       this.becomeCandidate();
@@ -627,6 +632,7 @@ export class Raft {
     }
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
+    this.logDebug(`starting ${kind} campaign at term ${term} (last ${lastIndex}/${lastTerm}${transfer ? ', transfer' : ''})`);
     for (const id of this.voters) {
       if (id === this.id) continue;
       this.send({ type: kind, from: this.id, to: id, term, lastIndex, lastTerm, transfer });
@@ -658,7 +664,8 @@ export class Raft {
     // someone else's message (e.g. the answer to a stale heartbeat of ours).
     const promised = this.ticks < this.promisedUntil && !m.transfer && this.vote !== m.from;
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
-    if (canVote && !promised && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    const yielding = m.type !== 'preVote' || this.yieldsPreVoteTo(m);
+    if (canVote && !promised && yielding && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // A pre-vote is answered at the term asked about, so the asker can count it.
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (m.type === 'vote') {
@@ -666,8 +673,32 @@ export class Raft {
         this.vote = m.from;
       }
     } else {
+      this.logDebug(`rejecting ${m.type} from ${m.from} at term ${m.term}: ${!canVote ? `voted ${this.vote}, leader ${this.lead}` : promised ? 'lease promised' : !yielding ? 'pre-campaigning for the same term, and ahead' : 'log behind ours'}`);
       this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  /**
+   * Two nodes whose election timeouts fire within a message delay of each other both
+   * pre-campaign, grant each other's pre-vote (neither knows a leader), both become
+   * candidates, vote for themselves and split the vote: nobody wins until another
+   * election timeout passes (found in the chaos runs: a leader kill with both survivors
+   * timing out in the same 20 ms tick). So a pre-candidate in its first round, asked
+   * for a pre-vote at the very term it is pre-campaigning for, yields only to a rival
+   * that ranks above it: a more up-to-date log, or an equal one and a lower id. Of two
+   * such rivals exactly one yields, and the other goes on to win in one round.
+   *
+   * Pre-votes are never counted for safety, so this is about liveness only. It holds for
+   * the first round alone: a pre-candidate that failed to win a round (say it cannot reach
+   * a quorum, while its rival can only with its help) grants as usual from the next one.
+   */
+  private yieldsPreVoteTo(m: VoteMsg): boolean {
+    if (this.role !== 'preCandidate' || this.preVoteRounds !== 1 || m.transfer || m.term !== this.term + 1) return true;
+    const ourTerm = this.log.lastTerm();
+    const ourIndex = this.log.lastIndex();
+    if (m.lastTerm !== ourTerm) return m.lastTerm > ourTerm;
+    if (m.lastIndex !== ourIndex) return m.lastIndex > ourIndex;
+    return m.from < this.id;
   }
 
   quorum(): number {
@@ -1127,13 +1158,25 @@ export class Raft {
   }
 
   /**
-   * Queue a message. A leader's replication traffic may leave before its own write
-   * completes (thesis §10.2.1); everything else — votes, acknowledgements, requests from
-   * followers and candidates — waits until this Ready is durable.
+   * Queue a message. What may leave before the write in progress completes goes to
+   * `msgs`; the rest waits until this Ready is durable (`msgsAfterAppend`):
+   *
+   * - early: a leader's replication traffic (thesis §10.2.1); pre-votes and their answers
+   *   (a pre-vote changes no state and is never counted for safety: only the real vote
+   *   that follows is, so neither side needs anything durable first); heartbeat answers
+   *   (they acknowledge no entry, and the commit index a heartbeat carries never exceeds
+   *   what this follower already acknowledged durably). These are on the critical path
+   *   of an election and of check-quorum, and must not queue behind an fsync of entries
+   *   they have nothing to do with. (etcd's async-storage mode also sends heartbeat
+   *   answers at once, but holds pre-vote answers back with the votes; a pre-vote carries
+   *   no safety weight, so holding it back only delays elections.)
+   * - after the write: votes (the term and vote must be durable before a vote is
+   *   granted or solicited, §3.8), append acknowledgements (the entries must be
+   *   durable), and everything else.
    */
   send(m: Message): void {
     if (m.type === 'timeoutNow') this.transferTerm = this.term;
-    if (this.role === 'leader' && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow')) {
+    if (sendsEarly(this.role, m)) {
       this.msgs.push(m);
     } else {
       this.msgsAfterAppend.push(m);
@@ -1228,6 +1271,7 @@ const CANDIDATE: RoleTable = {
         const mine = r.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
         if (m.type !== mine) return;
         const result = r.recordVote(m.from, !m.reject);
+        r.logDebug(`${m.type} from ${m.from}: ${m.reject ? 'rejected' : 'granted'} (${result})`);
         if (result === 'won') {
           if (r.role === 'preCandidate') r.startCampaign('vote', false);
           else r.becomeLeader();
@@ -1331,6 +1375,23 @@ function changeMembership(voters: Set<NodeId>, learners: Set<NodeId>, cc: ConfCh
       voters.delete(cc.nodeId);
       learners.delete(cc.nodeId);
       break;
+  }
+}
+
+/** Whether a message may leave before the Ready it belongs to is durable (see Raft.send). */
+function sendsEarly(role: Role, m: Message): boolean {
+  switch (m.type) {
+    case 'app':
+    case 'heartbeat':
+    case 'snap':
+    case 'timeoutNow':
+      return role === 'leader';
+    case 'preVote':
+    case 'preVoteResp':
+    case 'heartbeatResp':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -143,6 +143,7 @@ export interface ReplicaStatus {
 }
 
 const nullLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const TRACE = Boolean(process.env.BERTH_RAFT_TRACE);
 
 /**
  * A Raft replica: joins the pure core with LevelDB storage, the gRPC transport and a real
@@ -224,13 +225,16 @@ export class Replica {
     this.lastSnapshotIndex = snap.meta.index;
     this.smApplied = applied;
     const random = o.random ?? ((n: number) => randomInt(n));
+    // BERTH_RAFT_TRACE=1 (diagnostics): the core's debug lines at info level, and the
+    // timing of durable writes, for reconstructing election timelines from the logs.
+    const debug = TRACE ? (s: string) => this.log.info(s) : (s: string) => this.log.debug(s);
     const cfg: Config = {
       ...DEFAULT_CONFIG,
       ...o.raft,
       id: o.id,
       applied,
       random,
-      logger: { debug: (s) => this.log.debug(s), info: (s) => this.log.info(s), warn: (s) => this.log.warn(s) },
+      logger: { debug, info: (s) => this.log.info(s), warn: (s) => this.log.warn(s) },
     };
     this.raft = new Raft(cfg, this.store.memory);
     this.transport = new GrpcTransport({
@@ -537,7 +541,8 @@ export class Replica {
 
   private schedule(): void {
     if (this.loopRunning && !this.stopped) {
-      // A write is in progress: the leader's replication traffic need not wait for it.
+      // A write is in progress: what does not depend on it (a leader's replication
+      // traffic, pre-votes, heartbeat answers: Raft.send) need not wait for it.
       const early = this.raft.takeMessages();
       if (early.length > 0) this.transport.send(early);
     }
@@ -591,7 +596,16 @@ export class Replica {
     // the leader after a restart, and the next write carries it anyway. This keeps a disk
     // write off the path between "committed" and "applied".
     if (rd.entries.length > 0 || rd.snapshot || rd.conf || rd.mustSync) {
+      const t = TRACE ? performance.now() : 0;
       await this.store.save(rd, rd.mustSync);
+      if (TRACE) {
+        const ms = performance.now() - t;
+        if (rd.mustSync && (ms > 20 || rd.persistedMessages.some((m) => m.type !== 'appResp'))) {
+          const hs = rd.hardState ? ` hs term ${rd.hardState.term} vote ${rd.hardState.vote}` : '';
+          const out = rd.persistedMessages.map((m) => `${m.type}->${m.to}`).join(',');
+          this.log.info(`[${this.id}] trace: wrote ${rd.entries.length} entries${hs} in ${ms.toFixed(1)} ms; then sending [${out}]`);
+        }
+      }
     }
     if (rd.persistedMessages.length > 0) this.transport.send(rd.persistedMessages);
     if (early) await early;
@@ -695,6 +709,7 @@ export class Replica {
   }
 
   private onSoftState(role: Role, leader: NodeId): void {
+    if (TRACE) this.log.info(`[${this.id}] trace: now ${role} at term ${this.raft.term}, leader ${leader}`);
     for (const cb of this.stateListeners) {
       try {
         cb(role, leader, this.raft.term);

@@ -98,6 +98,11 @@ export interface GrpcTransportOptions {
   maxQueuedBatches?: number;
   /** Per-peer bound on the approximate bytes of queued messages. Default 64 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Re-dial backoff for a peer that cannot be reached: starts at the first, doubles up to
+   * the second (defaults 50 and 200 ms; also gRPC's own reconnect backoff). For tests.
+   */
+  backoffMs?: [initial: number, max: number];
   /** TLS etc. Default: insecure on both sides. */
   credentials?: {
     server: grpc.ServerCredentials;
@@ -124,7 +129,21 @@ const ENVELOPE_SLACK = 64 * 1024;
 const COALESCE_BYTES = 1 * MiB;
 const SNAPSHOT_CHUNK_BYTES = 512 * 1024;
 const BACKOFF_INITIAL_MS = 50;
-const BACKOFF_MAX_MS = 1000;
+/**
+ * Re-dial a peer at least this often while it is unreachable. Kept well below an
+ * election timeout (200-400 ms at the default 20 ms tick): a replica that comes back
+ * (restart, healed partition) must be heard again before the next election needs its
+ * vote, and a dial to a dead peer costs next to nothing.
+ */
+const BACKOFF_MAX_MS = 200;
+/**
+ * Hearing from a peer whose outbound stream is down proves it is back: the stream to it
+ * is re-dialed at once (on a fresh channel, past gRPC's own reconnect backoff), at most
+ * this often per peer.
+ */
+const KICK_MIN_INTERVAL_MS = 100;
+/** A stream not accepted within this long while the peer is heard from is re-dialed. */
+const STUCK_DIAL_MS = 200;
 const KEEPALIVE_TIME_MS = 10_000;
 const KEEPALIVE_TIMEOUT_MS = 5_000;
 const WARN_INTERVAL_MS = 10_000;
@@ -207,6 +226,8 @@ interface Peer {
   retryTimer: NodeJS.Timeout | null;
   /** Consecutive failures to open or keep a stream, for logging. */
   failures: number;
+  /** When the stream to this peer was last re-dialed because the peer was heard from. */
+  kickedAt: number;
   snapshot: SnapshotSend | null;
 }
 
@@ -244,6 +265,8 @@ export class GrpcTransport implements Transport {
   private readonly peers = new Map<NodeId, Peer>();
   private readonly snapshotChunkBytes: number;
   private readonly coalesceBytes: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
 
   private started = false;
   private stopped = false;
@@ -268,6 +291,8 @@ export class GrpcTransport implements Transport {
     this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.serverCredentials = opts.credentials?.server ?? grpc.ServerCredentials.createInsecure();
     this.clientCredentials = opts.credentials?.client ?? grpc.credentials.createInsecure();
+    this.backoffInitialMs = opts.backoffMs?.[0] ?? BACKOFF_INITIAL_MS;
+    this.backoffMaxMs = Math.max(this.backoffInitialMs, opts.backoffMs?.[1] ?? BACKOFF_MAX_MS);
     this.snapshotChunkBytes = Math.max(1024, Math.min(SNAPSHOT_CHUNK_BYTES, this.maxMessageBytes));
     // Merged batches stay small enough to be dropped one at a time when the queue is full.
     this.coalesceBytes = Math.min(COALESCE_BYTES, this.maxMessageBytes, Math.floor(this.maxQueuedBytes / 4));
@@ -287,8 +312,8 @@ export class GrpcTransport implements Transport {
     this.channelOptions = {
       ...common,
       // Let the channel itself retry connecting as eagerly as our own stream backoff.
-      'grpc.initial_reconnect_backoff_ms': BACKOFF_INITIAL_MS,
-      'grpc.max_reconnect_backoff_ms': BACKOFF_MAX_MS,
+      'grpc.initial_reconnect_backoff_ms': this.backoffInitialMs,
+      'grpc.max_reconnect_backoff_ms': this.backoffMaxMs,
       // Raft tolerates loss; gRPC's retry buffering would only add copies and latency.
       'grpc.enable_retries': 0,
       // One connection per peer and transport, never shared with other channels.
@@ -378,7 +403,7 @@ export class GrpcTransport implements Transport {
     this.logger.info(`raft transport: peer ${id} moved from ${p.addr} to ${addr}`);
     this.closeConnections(p);
     p.addr = addr;
-    p.backoffMs = BACKOFF_INITIAL_MS;
+    p.backoffMs = this.backoffInitialMs;
     this.safePump(p);
   }
 
@@ -429,11 +454,36 @@ export class GrpcTransport implements Transport {
       openedAt: 0,
       queue: new Deque(),
       queuedBytes: 0,
-      backoffMs: BACKOFF_INITIAL_MS,
+      backoffMs: this.backoffInitialMs,
       retryTimer: null,
       failures: 0,
+      kickedAt: 0,
       snapshot: null,
     };
+  }
+
+  /**
+   * A batch from `id` arrived: the peer is up. If our own stream to it is down (backing
+   * off after the peer died or was cut off) or stuck dialing, re-dial now on a fresh
+   * channel instead of waiting out the backoff; a replica that restarted or came back
+   * from a partition otherwise stays deaf to us for up to a backoff period (plus gRPC's
+   * own reconnect backoff), which elections and commits then wait for.
+   */
+  private peerHeard(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (p === undefined || this.stopped) return;
+    const down = p.call === null && p.retryTimer !== null;
+    const now = Date.now();
+    const stuck = p.call !== null && !p.established && now - p.openedAt >= STUCK_DIAL_MS;
+    if (!down && !stuck) return;
+    if (now - p.kickedAt < KICK_MIN_INTERVAL_MS) return;
+    p.kickedAt = now;
+    const snapshot = p.snapshot;
+    p.snapshot = null; // a snapshot in flight keeps its own connection
+    this.closeConnections(p);
+    p.snapshot = snapshot;
+    p.backoffMs = this.backoffInitialMs;
+    this.safePump(p);
   }
 
   private enqueue(p: Peer, msgs: Message[], bytes: number): void {
@@ -587,9 +637,9 @@ export class GrpcTransport implements Transport {
     }
     this.reportUnreachable(p.id);
     // A stream that lived a while resets the backoff; quick failures keep doubling it.
-    if (p.established && Date.now() - p.openedAt >= BACKOFF_MAX_MS) p.backoffMs = BACKOFF_INITIAL_MS;
+    if (p.established && Date.now() - p.openedAt >= this.backoffMaxMs) p.backoffMs = this.backoffInitialMs;
     const delay = p.backoffMs;
-    p.backoffMs = Math.min(p.backoffMs * 2, BACKOFF_MAX_MS);
+    p.backoffMs = Math.min(p.backoffMs * 2, this.backoffMaxMs);
     p.retryTimer = setTimeout(() => {
       p.retryTimer = null;
       if (this.peers.get(p.id) === p) this.safePump(p); // opens only if something is queued
@@ -797,6 +847,7 @@ export class GrpcTransport implements Transport {
         const from = this.checkEnvelope(b, peer);
         const msgs = this.checkPayload(b.payload, from);
         peer = from;
+        this.peerHeard(from);
         this.deliver(msgs);
       } catch (err) {
         const rej = err instanceof Rejection ? err : new Rejection(grpc.status.INTERNAL, errorText(err));
