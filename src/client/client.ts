@@ -349,6 +349,10 @@ export class BerthClient {
         });
       } catch (e) {
         last = toCallError(e as grpc.ServiceError, this.endpoints[i]!);
+        // A replica that swallowed a call until its deadline (paused, cut off, overloaded)
+        // is not asked first again: the next call starts at the next replica. The call
+        // itself stays failed (its outcome is unknown).
+        if (only === undefined && last.code === grpc.status.DEADLINE_EXCEEDED) this.current = (i + 1) % n;
         if (only !== undefined || last.code !== grpc.status.UNAVAILABLE) throw last;
         if (!idempotent && mayHaveHappened(last.message)) {
           // The connection broke under the call: later calls try the next replica.
