@@ -80,3 +80,23 @@ test('slowStartBatch keeps every call of a batch in flight together and stops af
   t.is(failing.done, 6);
   t.is((failing.error as Error).message, 'quota');
 });
+
+test('slowStartBatch: a call failing while later ones of its batch are still being started is no unhandled rejection', async (t) => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    // 64 at once are started over several turns; each fails as soon as it starts (as a
+    // create does when the leader changes under it).
+    const r = await slowStartBatch(64, 64, async () => {
+      throw new Error('the leader changed while the write was in flight');
+    });
+    await new Promise<void>((res) => setImmediate(res));
+    t.is(r.attempted, 64);
+    t.is(r.done, 0);
+    t.regex(String((r.error as Error).message), /leader changed/);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  t.deepEqual(unhandled, []);
+});

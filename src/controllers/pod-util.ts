@@ -430,7 +430,12 @@ export async function slowStartBatch(count: number, initial: number, fn: () => P
       // long enough to delay the leader's Raft heartbeats into an election. Every call of
       // the batch is still in flight together; they are only started a few per turn.
       if (i > 0 && i % START_PER_TURN === 0) await new Promise<void>((r) => setImmediate(r));
-      calls.push(fn());
+      const call = fn();
+      // Handled now: a call that fails while later ones are still being started would
+      // otherwise be an unhandled rejection (which ends the process) before allSettled
+      // below looks at it.
+      call.catch(() => {});
+      calls.push(call);
     }
     const results = await Promise.allSettled(calls);
     attempted += size;
