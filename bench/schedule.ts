@@ -48,18 +48,33 @@ try {
   const running = new Map<string, number>();
   let done: () => void = () => {};
   const allRunning = new Promise<void>((r) => (done = r));
-  const rv = (await client.list('Pod', { limit: 1 })).resourceVersion;
-  const cancel = client.watch('Pod', { namespace: 'default', resourceVersion: rv }, (ev) => {
-    const name = String(ev.object?.metadata?.name ?? '');
-    const now = performance.now();
-    if (ev.type === 'ADDED' && !added.has(name)) added.set(name, now);
-    if ((ev.object?.status as { phase?: string } | undefined)?.phase === 'Running' && !running.has(name)) {
-      running.set(name, now);
-      if (running.size >= args.pods) done();
-    }
-  }, (err) => {
-    if (err) log(`pod watch ended: ${err.message}`);
-  });
+  let rv = (await client.list('Pod', { limit: 1 })).resourceVersion;
+  // A replica may die during the run (elections): the watch resumes elsewhere from the
+  // last version seen, so the measurement does not hang on a dead stream.
+  let cancelled = false;
+  let cancelWatch: () => void = () => {};
+  const watchPods = () => {
+    cancelWatch = client.watch('Pod', { namespace: 'default', resourceVersion: rv }, (ev) => {
+      const name = String(ev.object?.metadata?.name ?? '');
+      const v = String(ev.object?.metadata?.resourceVersion ?? '');
+      if (v) rv = v;
+      const now = performance.now();
+      if (ev.type === 'ADDED' && !added.has(name)) added.set(name, now);
+      if ((ev.object?.status as { phase?: string } | undefined)?.phase === 'Running' && !running.has(name)) {
+        running.set(name, now);
+        if (running.size >= args.pods) done();
+      }
+    }, (err) => {
+      if (!err || cancelled) return;
+      log(`pod watch ended: ${err.message}; resuming from ${rv}`);
+      setTimeout(watchPods, 200);
+    });
+  };
+  watchPods();
+  const cancel = () => {
+    cancelled = true;
+    cancelWatch();
+  };
   const replicaPids = [1, 2, 3].map((id) => cluster.pid(id)!);
   const cpu0 = procCpuMicros(leaderPid);
   const replicaCpu0 = replicaPids.map((p) => procCpuMicros(p));

@@ -84,6 +84,38 @@ test('heartbeats and status reports follow the berth-leader hint; assignments co
   t.is(leader.assignmentRequests.length, 0);
 });
 
+test('control client: a failed call is a ControlCallError with code, endpoint and leader hint; stack capture is restored after', async (t) => {
+  const leader = await control(t);
+  const follower = await control(t);
+  follower.leaderHint = leader.address;
+  const { ControlClient, ControlCallError } = await import('../src/agent/control-client.ts');
+  const c = new ControlClient({ endpoints: [follower.address], random: () => 0 });
+  t.teardown(() => c.close());
+  const limit = Error.stackTraceLimit;
+  // One attempt only: the follower's UNAVAILABLE with its hint is the answer.
+  const err = await c.heartbeat({ node_name: 'n', node_uid: '', seq: 1 }, 1).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.true(err instanceof ControlCallError);
+  t.is((err as InstanceType<typeof ControlCallError>).code, grpc.status.UNAVAILABLE);
+  t.is((err as InstanceType<typeof ControlCallError>).endpoint, follower.address);
+  t.is((err as InstanceType<typeof ControlCallError>).leaderHint, leader.address);
+  t.is(Error.stackTraceLimit, limit);
+  // With retries the hint is followed.
+  await t.notThrowsAsync(c.heartbeat({ node_name: 'n', node_uid: '', seq: 2 }));
+  t.is(c.knownLeader, leader.address);
+  // A stream's error too.
+  const ended = await new Promise<unknown>((resolve) => {
+    void follower.stop().then(() => {
+      c.rotate();
+      c.assignments({ node_name: 'n', resource_version: '' }, { onBatch: () => {}, onEnd: resolve });
+    });
+  });
+  t.true(ended instanceof ControlCallError);
+  t.is(Error.stackTraceLimit, limit);
+});
+
 test('assignments: a full set, then changes; deletion stops with grace and reports; DELETED cleans up', async (t) => {
   const cp = await control(t);
   const pod = nodePod('web', { terminationGracePeriodSeconds: 3 });

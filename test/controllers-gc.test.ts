@@ -135,6 +135,40 @@ test('an object with another live owner only loses the reference to the gone one
   t.deepEqual((metaOf(shared).ownerReferences ?? []).map((r) => r.name), ['b']);
 });
 
+test('an object whose owners are all there and not deleting is not looked at; it is once its owner goes', async (t) => {
+  const env = await setup({
+    before: async (c) => {
+      const pre = await c.create(configMap('pre-owner'));
+      for (let i = 0; i < 5; i++) await c.create(configMap(`pre-${i}`, [pre]));
+    },
+  });
+  const owner = await env.cluster.create(configMap('owner'));
+  for (let i = 0; i < 10; i++) await env.cluster.create(configMap(`dep-${i}`, [owner]));
+  await env.settle();
+  t.is(env.gc.looked, 0, 'neither the listed nor the new dependents of a live owner are queued');
+  t.is(env.gc.dependentsOf(metaOf(owner).uid!).length, 10, 'but they are indexed');
+  // A dependent added pointing at a missing owner is looked at (and collected).
+  await env.cluster.create(configMap('lost', [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nobody', uid: 'nobody-uid' } }]));
+  await env.settle();
+  t.is(cm(env, 'lost'), undefined);
+  // The owner goes: its dependents are looked at and collected.
+  const before = env.gc.looked;
+  await env.cluster.delete('ConfigMap', 'default', 'owner');
+  await env.cluster.delete('ConfigMap', 'default', 'pre-owner');
+  await env.settle();
+  for (let i = 0; i < 10; i++) t.is(cm(env, `dep-${i}`), undefined);
+  for (let i = 0; i < 5; i++) t.is(cm(env, `pre-${i}`), undefined);
+  t.true(env.gc.looked >= before + 15);
+});
+
+test('a deployment\'s pods and replica set are not looked at while it lives', async (t) => {
+  const env = await setup({ workloads: true });
+  await env.cluster.create(deployment('web', 5));
+  await env.settle();
+  t.is(env.cluster.list('Pod').length, 5);
+  t.is(env.gc.looked, 0);
+});
+
 test('deleting a deployment removes its replica sets and their pods', async (t) => {
   const env = await setup({ workloads: true });
   await env.cluster.create(deployment('web', 3));

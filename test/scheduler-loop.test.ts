@@ -266,6 +266,36 @@ test('finished and deleted pods free their room for waiting pods', async (t) => 
   t.deepEqual(placed, ['next'], 'the older of the two');
 });
 
+test('a new leader puts the listed pods in its cache over several turns; changes meanwhile are applied after, in order', async (t) => {
+  const { cluster, ctx, s } = await env({}, { startChunk: 1 });
+  await addNodes(cluster, [['n1', { cpu: '4' }], ['n2', { cpu: '2' }]]);
+  // Room already taken: 3 cpu on n1, 1 cpu on n2.
+  for (let i = 0; i < 3; i++) await cluster.create(pod(`b${i}`, { cpu: '1', nodeName: 'n1' }));
+  await cluster.create(pod('b3', { cpu: '1', nodeName: 'n2' }));
+  await addPods(cluster, 5, 'small-', { cpu: '100m' });
+  // Needs all of n2: fits only once b3 is gone (and goes first).
+  await cluster.create(pod('big', { cpu: '2', priority: 100 }));
+  s.start(ctx);
+  t.true(s.loading, 'the listing is not put in the cache in one turn');
+  await cluster.delete('Pod', 'default', 'b3', { gracePeriodSeconds: 0 });
+  await cluster.create(pod('late', { cpu: '400m' }));
+  t.true(s.loading, 'the changes came while loading');
+  t.is(s.stats.attempts, 0, 'nothing is scheduled before the cache is complete');
+  await s.idle();
+  t.false(s.loading);
+  t.is(s.stats.bindFailures, 0);
+  t.is(nodeOf(cluster.get('Pod', 'default', 'big')), 'n2');
+  const cpu: Record<string, number> = { n1: 0, n2: 0 };
+  for (const p of cluster.list('Pod')) {
+    const n = nodeOf(p);
+    t.truthy(n, `${meta(p).name} is placed`);
+    const req = (((p.spec as { containers: { resources?: { requests?: { cpu?: string } } }[] }).containers[0]!.resources?.requests?.cpu) ?? '0');
+    cpu[n!]! += req.endsWith('m') ? Number(req.slice(0, -1)) : Number(req) * 1000;
+  }
+  t.true(cpu.n1! <= 4000 && cpu.n2! <= 2000, JSON.stringify(cpu));
+  t.is(cpu.n1! + cpu.n2!, 3000 + 500 + 2000 + 400);
+});
+
 test('losing leadership stops the scheduler at once', async (t) => {
   const { cluster, clock, ctx, s } = await env();
   await addNodes(cluster, [['n']]);

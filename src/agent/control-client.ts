@@ -64,6 +64,35 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
+/**
+ * Runs fn without capturing stack traces. grpc-js records the caller's stack at every call
+ * and, for every call that fails, builds two errors and formats both stacks — source-mapped
+ * when running under tsx, which is costly. The agent only reads an error's code, details and
+ * trailers, so it skips all of that: a fleet of hollow agents sees thousands of failed calls
+ * at each election (and every stream cancelled at shutdown).
+ */
+function withoutStacks<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** Delivers each call's final status with stack capture off (see withoutStacks). */
+const statusWithoutStacks: grpc.Interceptor = (options, nextCall) =>
+  new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, _listener, next) {
+      next(metadata, {
+        onReceiveStatus(st, nextStatus) {
+          withoutStacks(() => nextStatus(st));
+        },
+      });
+    },
+  });
+
 /** A host:port hint (the trailer may hold a bare replica id from older servers: ignored). */
 function parseHint(md: grpc.Metadata | undefined): string | undefined {
   const v = md?.get('berth-leader')[0];
@@ -128,7 +157,8 @@ export class ControlClient {
     let s = this.stubs.get(address);
     if (!s) {
       const Agents = serviceClient('Agents');
-      s = new Agents(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as Stub;
+      // A copy: grpc-js deletes `interceptors` from the options it is given.
+      s = new Agents(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, interceptors: [statusWithoutStacks] }) as unknown as Stub;
       this.stubs.set(address, s);
     }
     return s;
@@ -137,10 +167,12 @@ export class ControlClient {
   private once<T>(address: string, method: string, req: unknown): Promise<T> {
     const stub = this.stub(address);
     return new Promise<T>((resolve, reject) => {
-      stub[method]!(req, { deadline: new Date(Date.now() + this.callTimeoutMs) }, (err: grpc.ServiceError | null, res: T) => {
-        if (err) reject(new ControlCallError(err.code, err.details || err.message, address, parseHint(err.metadata)));
-        else resolve(res);
-      });
+      withoutStacks(() =>
+        stub[method]!(req, { deadline: new Date(Date.now() + this.callTimeoutMs) }, (err: grpc.ServiceError | null, res: T) => {
+          if (err) reject(new ControlCallError(err.code, err.details || err.message, address, parseHint(err.metadata)));
+          else resolve(res);
+        }),
+      );
     });
   }
 
@@ -193,7 +225,7 @@ export class ControlClient {
   /** Opens the Assignments stream on the current replica. Returns a cancel function. */
   assignments(req: AssignmentsRequest, h: AssignmentsHandlers): () => void {
     const address = this.endpoint;
-    const stream = this.stub(address).Assignments!(req) as grpc.ClientReadableStream<AssignmentBatch>;
+    const stream = withoutStacks(() => this.stub(address).Assignments!(req) as grpc.ClientReadableStream<AssignmentBatch>);
     let ended = false;
     const end = (e: ControlCallError | undefined) => {
       if (ended) return;

@@ -944,8 +944,10 @@ export class PodWorker {
       }
       return containerStatus(v, ctx);
     };
-    const initStatuses = init.map((v) => recorded(v, this.pod.status?.initContainerStatuses));
-    const appStatuses = app.map((v) => recorded(v, this.pod.status?.containerStatuses));
+    // This worker's own last status first: the control plane does not send a pod back to its
+    // node for a status-only change, so this.pod.status may be as old as the pod's arrival.
+    const initStatuses = init.map((v) => recorded(v, this.lastStatus?.initContainerStatuses ?? this.pod.status?.initContainerStatuses));
+    const appStatuses = app.map((v) => recorded(v, this.lastStatus?.containerStatuses ?? this.pod.status?.containerStatuses));
     let phase = podPhase(this.pod, initStatuses, appStatuses, podTerminal, initialized);
     if (this.terminal) phase = this.terminal.phase;
     const prev = this.lastStatus?.conditions ?? this.pod.status?.conditions;

@@ -14,6 +14,15 @@
  * the watches said). Whether an owner exists is always read from the store by its kind,
  * namespace and name and compared by uid, so an owner deleted and recreated under the
  * same name is gone as far as its old dependents are concerned.
+ *
+ * As in Kubernetes, an object is looked at only when there may be something to do: when
+ * one of its owners is missing (or another uid) or waits for its dependents (foreground
+ * deletion), or when it is itself being deleted with a finalizer this collector handles.
+ * An object whose owners are all there and not deleting in the foreground (the common
+ * case: every pod of a ReplicaSet) is only indexed; it is queued later by the events
+ * that can change that — its owner's deletion (DELETED queues the dependents), the owner
+ * waiting for it (the owner's own processing queues its dependents), a change of its
+ * ownerReferences.
  */
 import { KINDS, kindInfo } from '../api/index.ts';
 import { clone, guarded, leaderOnly, isNotFound, metaOf, sameJson, type Meta } from './pod-util.ts';
@@ -64,6 +73,8 @@ export class GarbageCollector implements Controller {
   private readonly uids = new Map<string, string>();
   private readonly concurrency: number;
   private readonly kinds: readonly string[];
+  /** Objects looked at (processed from the queue; tests and metrics). */
+  looked = 0;
 
   constructor(opts: GarbageCollectorOptions = {}) {
     this.concurrency = opts.concurrency ?? 5;
@@ -89,7 +100,7 @@ export class GarbageCollector implements Controller {
       }
       stops.push(ctx.cluster.watch(kind, guarded(ctx.log, `garbage collector ${kind} watch`, (ev: ObjectEvent) => this.onEvent(ev))));
     }
-    for (const o of initial) if (this.needsLook(o)) this.queue.add(keyOfObject(o));
+    for (const o of initial) if (this.needsLook(o) && !this.ownersSolid(o)) this.queue.add(keyOfObject(o));
     ctx.signal.addEventListener(
       'abort',
       () => {
@@ -152,6 +163,29 @@ export class GarbageCollector implements Controller {
     return (m.ownerReferences ?? []).length > 0;
   }
 
+  /**
+   * A live object none of whose owners needs the collector: each exists with the uid
+   * referenced and is not waiting for its dependents (or is of a kind this cluster does not
+   * serve, which attemptToDelete keeps too). Such an object would be left alone anyway.
+   */
+  private ownersSolid(o: PlainObject): boolean {
+    const m = metaOf(o);
+    if (m.deletionTimestamp) return false;
+    const refs = m.ownerReferences ?? [];
+    if (refs.length === 0) return false;
+    for (const ref of refs) {
+      const info = kindInfo(ref.kind);
+      if (!info) continue;
+      if (info.namespaced && !m.namespace) return false;
+      const owner = this.ctx.cluster.get(ref.kind, info.namespaced ? (m.namespace ?? '') : '', ref.name);
+      if (!owner) return false;
+      const om = metaOf(owner);
+      if (om.uid !== ref.uid) return false;
+      if (om.deletionTimestamp && hasFinalizer(owner, FOREGROUND_FINALIZER)) return false;
+    }
+    return true;
+  }
+
   private onEvent(ev: ObjectEvent): void {
     const o = ev.object;
     const key = keyOfObject(o);
@@ -168,7 +202,7 @@ export class GarbageCollector implements Controller {
     const before = this.index(o);
     const after = this.nodes.get(key);
     const refsChanged = (before?.refs ?? '[]') !== (after?.refs ?? '[]');
-    if (this.needsLook(o) && (ev.type === 'ADDED' || refsChanged || m.deletionTimestamp)) this.queue.add(key);
+    if (this.needsLook(o) && (ev.type === 'ADDED' || refsChanged || m.deletionTimestamp) && !this.ownersSolid(o)) this.queue.add(key);
     if (refsChanged || m.deletionTimestamp) this.enqueueOwners([...(before?.owners ?? []), ...(after?.owners ?? [])]);
   }
 
@@ -186,6 +220,7 @@ export class GarbageCollector implements Controller {
   // ---- processing ------------------------------------------------------------------------------
 
   private async process(key: string): Promise<void> {
+    this.looked++;
     const { kind, namespace, name } = parseKey(key);
     const o = this.ctx.cluster.get(kind, namespace, name);
     if (!o) return;

@@ -36,6 +36,11 @@ export interface SchedulerOptions {
   schedulerNames?: readonly string[];
   /** The plugins (default: defaultPlugins of the cluster config). */
   plugins?: (config: ClusterConfig) => PluginSet;
+  /**
+   * Listed pods put in the cache per event-loop turn at start (default 500): a new leader
+   * with 10,000 pods must not stall its loop (Raft ticks, heartbeats) for half a second.
+   */
+  startChunk?: number;
 }
 
 export interface SchedulerStats {
@@ -107,6 +112,12 @@ export class Scheduler implements Controller {
   private writesInFlight = 0;
   private unwatch: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
+  private readonly startChunk: number;
+  /**
+   * While the listing is being put in the cache (over several turns): the watch events that
+   * arrived meanwhile, in order, applied once the listing is in. Undefined once loaded.
+   */
+  private backlog: { node: boolean; ev: ObjectEvent }[] | undefined;
 
   constructor(opts: SchedulerOptions = {}) {
     this.opts = opts;
@@ -114,6 +125,7 @@ export class Scheduler implements Controller {
     this.batchSize = Math.max(1, opts.batchSize ?? 500);
     this.maxBindsInFlight = Math.max(1, opts.maxBindsInFlight ?? 4);
     this.names = new Set(opts.schedulerNames ?? SCHEDULER_NAMES);
+    this.startChunk = Math.max(1, opts.startChunk ?? 500);
   }
 
   start(ctx: ControllerContext): void {
@@ -136,12 +148,40 @@ export class Scheduler implements Controller {
       onActive: () => this.kick(),
     });
     ctx.signal.addEventListener('abort', () => this.stop(), { once: true });
-    // List, then watch: both synchronous, so nothing falls between them.
-    for (const n of ctx.cluster.list('Node')) this.cache.setNode(n);
-    for (const p of ctx.cluster.list('Pod')) this.onPod({ type: 'ADDED', object: p });
-    this.unwatch.push(ctx.cluster.watch('Node', (ev) => this.onNode(ev)));
-    this.unwatch.push(ctx.cluster.watch('Pod', (ev) => this.onPod(ev)));
-    this.kick();
+    // List, then watch: both synchronous, so nothing falls between them. The listing goes
+    // into the cache a chunk per turn; events arriving meanwhile wait in `backlog` and are
+    // applied after it, in order, so the cache ends as if it had all been done at once.
+    // Nothing is scheduled before (kick and idle wait for the load).
+    const nodes = ctx.cluster.list('Node');
+    const pods = ctx.cluster.list('Pod');
+    this.backlog = [];
+    this.unwatch.push(ctx.cluster.watch('Node', (ev) => (this.backlog ? this.backlog.push({ node: true, ev }) : this.onNode(ev))));
+    this.unwatch.push(ctx.cluster.watch('Pod', (ev) => (this.backlog ? this.backlog.push({ node: false, ev }) : this.onPod(ev))));
+    for (const n of nodes) this.cache.setNode(n);
+    let i = 0;
+    const load = () => {
+      if (this.stopped) return;
+      const end = Math.min(pods.length, i + this.startChunk);
+      for (; i < end; i++) this.onPod({ type: 'ADDED', object: pods[i]! });
+      if (i < pods.length) {
+        setImmediate(load);
+        return;
+      }
+      const backlog = this.backlog ?? [];
+      this.backlog = undefined;
+      for (const b of backlog) {
+        if (b.node) this.onNode(b.ev);
+        else this.onPod(b.ev);
+      }
+      this.kick();
+      this.checkIdle();
+    };
+    load();
+  }
+
+  /** Whether the listing is still being put in the cache (tests). */
+  get loading(): boolean {
+    return this.backlog !== undefined;
   }
 
   /** Resolves when no pod is active and no binding or status write is in flight (pods waiting out a back-off do not count). */
@@ -230,7 +270,7 @@ export class Scheduler implements Controller {
   // ---- the scheduling loop --------------------------------------------------------------
 
   private kick(): void {
-    if (this.stopped || this.pumpScheduled || this.queue.activeCount === 0 || this.bindsInFlight >= this.maxBindsInFlight) return;
+    if (this.stopped || this.backlog || this.pumpScheduled || this.queue.activeCount === 0 || this.bindsInFlight >= this.maxBindsInFlight) return;
     this.pumpScheduled = true;
     setImmediate(() => this.pump());
   }
@@ -365,7 +405,7 @@ export class Scheduler implements Controller {
 
   private isIdle(): boolean {
     if (this.stopped || !this.started) return this.bindsInFlight === 0 && this.writesInFlight === 0;
-    return !this.pumpScheduled && this.queue.activeCount === 0 && this.bindsInFlight === 0 && this.writesInFlight === 0;
+    return !this.backlog && !this.pumpScheduled && this.queue.activeCount === 0 && this.bindsInFlight === 0 && this.writesInFlight === 0;
   }
 
   private checkIdle(): void {

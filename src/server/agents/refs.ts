@@ -78,3 +78,70 @@ export function nodeOf(pod: StoredObject | undefined): string | undefined {
   const n = pod?.spec?.nodeName;
   return typeof n === 'string' && n !== '' ? n : undefined;
 }
+
+/** Structural equality of JSON-like values (undefined members count as absent). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  const aa = Array.isArray(a);
+  if (aa !== Array.isArray(b)) return false;
+  if (aa) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!sameValue(x[i], y[i])) return false;
+    return true;
+  }
+  const x = a as Json;
+  const y = b as Json;
+  let nx = 0;
+  for (const k in x) {
+    if (x[k] === undefined) continue;
+    nx++;
+    if (!sameValue(x[k], y[k])) return false;
+  }
+  let ny = 0;
+  for (const k in y) if (y[k] !== undefined) ny++;
+  return nx === ny;
+}
+
+const TERMINAL = (phase: unknown) => phase === 'Succeeded' || phase === 'Failed';
+
+/**
+ * Whether `next` differs from `prev` (the same pod) in its status only: same spec, same
+ * metadata but for resourceVersion. The store's status write keeps the spec and the
+ * metadata's members as they were, so this is mostly identity checks.
+ */
+export function statusOnlyChange(prev: StoredObject, next: StoredObject): boolean {
+  if (prev.spec !== next.spec && !sameValue(prev.spec, next.spec)) return false;
+  const a = prev.metadata as unknown as Json;
+  const b = next.metadata as unknown as Json;
+  let na = 0;
+  for (const k in a) {
+    if (k === 'resourceVersion' || a[k] === undefined) continue;
+    na++;
+    if (a[k] !== b[k] && !sameValue(a[k], b[k])) return false;
+  }
+  let nb = 0;
+  for (const k in b) if (k !== 'resourceVersion' && b[k] !== undefined) nb++;
+  if (na !== nb) return false;
+  const x = prev as unknown as Json;
+  const y = next as unknown as Json;
+  for (const o of [x, y]) {
+    for (const k in o) {
+      if (k === 'metadata' || k === 'spec' || k === 'status') continue;
+      if (x[k] !== y[k] && !sameValue(x[k], y[k])) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A status-only change the node's agent does not need: everything but a pod becoming
+ * Succeeded or Failed (written by someone else, that stops its containers). The agent's
+ * own reports come back as such changes; it knows what it reported.
+ */
+export function silentStatusChange(prev: StoredObject, next: StoredObject): boolean {
+  if (!statusOnlyChange(prev, next)) return false;
+  return !(TERMINAL(next.status?.phase) && !TERMINAL(prev.status?.phase));
+}
