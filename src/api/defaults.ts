@@ -46,9 +46,32 @@ export const DEFAULT_CPU_UTILIZATION = 80;
  * create, converted to the stored version (autoscaling/v1 HPAs become v2).
  * Objects of unknown kinds are returned as a plain copy.
  */
+/**
+ * A deep copy of a JSON-shaped value (what API objects are): plain objects, arrays and
+ * primitives are copied directly, much faster than structuredClone; anything else (a Date,
+ * bytes, a Map) goes through structuredClone.
+ */
+function cloneValue<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = cloneValue(v[i]);
+    return out as T;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = cloneValue((v as Record<string, unknown>)[k]);
+    if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else out[k] = x;
+  }
+  return out as T;
+}
+
 export function defaultObject<T extends ApiObject>(obj: T): T {
   if (!isObj(obj)) return structuredClone(obj);
-  const copy = toStorageVersion(structuredClone(obj)) as T;
+  const copy = toStorageVersion(cloneValue(obj)) as T;
   const o = copy as unknown as Obj;
   const info = typeof copy.kind === 'string' && typeof copy.apiVersion === 'string'
     ? kindForVersion(copy.apiVersion, copy.kind)

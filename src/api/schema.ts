@@ -137,31 +137,46 @@ export function checkSchema(value: unknown, schema: FieldSchema, path = ''): Sch
   return { errors, value: clean, dropped };
 }
 
+/** Reports a value of the wrong type at `path` and drops it. */
+function typeError(value: unknown, schema: FieldSchema, path: string, errors: FieldError[], dropped: Set<string>): undefined {
+  errors.push(invalid(path, value, `must be of type ${TYPE_WORDS[schema.type]}`));
+  dropped.add(path);
+  return undefined;
+}
+
+/** The required fields of each object schema, found once (schemas are built once and never change). */
+const requiredFields = new WeakMap<FieldSchema, readonly string[]>();
+
+function requiredOf(schema: FieldSchema): readonly string[] {
+  let r = requiredFields.get(schema);
+  if (r === undefined) {
+    const fields = schema.fields ?? {};
+    r = Object.keys(fields).filter((k) => fields[k]!.required);
+    requiredFields.set(schema, r);
+  }
+  return r;
+}
+
 /** Returns the cleaned value, or undefined when the value is dropped. */
 function walk(value: unknown, schema: FieldSchema, path: string, errors: FieldError[], dropped: Set<string>): unknown {
   if (value === undefined || value === null) return undefined;
-  const typeError = (): undefined => {
-    errors.push(invalid(path, value, `must be of type ${TYPE_WORDS[schema.type]}`));
-    dropped.add(path);
-    return undefined;
-  };
   switch (schema.type) {
     case 'any':
       return value;
     case 'string':
-      if (typeof value !== 'string') return typeError();
+      if (typeof value !== 'string') return typeError(value, schema, path, errors, dropped);
       if (schema.enum && value !== '' && !schema.enum.includes(value)) errors.push(notSupported(path, value, schema.enum));
       return value;
     case 'int':
-      return typeof value === 'number' && Number.isInteger(value) ? value : typeError();
+      return typeof value === 'number' && Number.isInteger(value) ? value : typeError(value, schema, path, errors, dropped);
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? value : typeError();
+      return typeof value === 'number' && Number.isFinite(value) ? value : typeError(value, schema, path, errors, dropped);
     case 'bool':
-      return typeof value === 'boolean' ? value : typeError();
+      return typeof value === 'boolean' ? value : typeError(value, schema, path, errors, dropped);
     case 'intOrString':
-      return (typeof value === 'number' && Number.isInteger(value)) || typeof value === 'string' ? value : typeError();
+      return (typeof value === 'number' && Number.isInteger(value)) || typeof value === 'string' ? value : typeError(value, schema, path, errors, dropped);
     case 'time':
-      if (typeof value !== 'string') return typeError();
+      if (typeof value !== 'string') return typeError(value, schema, path, errors, dropped);
       if (Number.isNaN(Date.parse(value))) {
         errors.push(invalid(path, value, 'must be an RFC 3339 timestamp (e.g. 2006-01-02T15:04:05Z)'));
         dropped.add(path);
@@ -169,7 +184,7 @@ function walk(value: unknown, schema: FieldSchema, path: string, errors: FieldEr
       }
       return value;
     case 'quantity':
-      if (typeof value !== 'string' && typeof value !== 'number') return typeError();
+      if (typeof value !== 'string' && typeof value !== 'number') return typeError(value, schema, path, errors, dropped);
       try {
         Quantity.parse(value);
       } catch (e) {
@@ -179,55 +194,75 @@ function walk(value: unknown, schema: FieldSchema, path: string, errors: FieldEr
       }
       return value;
     case 'list': {
-      if (!Array.isArray(value)) return typeError();
+      if (!Array.isArray(value)) return typeError(value, schema, path, errors, dropped);
+      const items = schema.items!;
       const out: unknown[] = [];
-      value.forEach((item, i) => {
+      // A plain loop, not forEach: holes are skipped as forEach skips them.
+      for (let i = 0; i < value.length; i++) {
+        if (!(i in value)) continue;
+        const item: unknown = value[i];
         const p = index(path, i);
         if (item === null || item === undefined) {
-          errors.push(invalid(p, null, `must be of type ${TYPE_WORDS[schema.items!.type]}`));
+          errors.push(invalid(p, null, `must be of type ${TYPE_WORDS[items.type]}`));
           dropped.add(p);
-          return;
+          continue;
         }
-        const c = walk(item, schema.items!, p, errors, dropped);
+        const c = walk(item, items, p, errors, dropped);
         // Keep positions stable so indexes in later messages match the input.
-        out.push(c === undefined ? dropMarker(schema.items!) : c);
-      });
+        out.push(c === undefined ? dropMarker(items) : c);
+      }
       return out;
     }
     case 'map': {
-      if (!isPlainObject(value)) return typeError();
+      if (!isPlainObject(value)) return typeError(value, schema, path, errors, dropped);
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        const p = key(path, k);
+      const values = schema.values!;
+      const ks = Object.keys(value);
+      for (let i = 0; i < ks.length; i++) {
+        const k = ks[i]!;
+        const v = value[k];
         if (v === null || v === undefined) {
-          if (schema.values!.type === 'string') {
-            out[k] = ''; // `key:` with no value is an empty string in a string map
-            continue;
-          }
+          if (values.type === 'string') out[k] = ''; // `key:` with no value is an empty string in a string map
           continue;
         }
-        const c = walk(v, schema.values!, p, errors, dropped);
+        // Scalars of the right type need no path (it is built only for an error).
+        if (values.type === 'string' && typeof v === 'string' && !values.enum) {
+          out[k] = v;
+          continue;
+        }
+        const c = walk(v, values, key(path, k), errors, dropped);
         if (c !== undefined) out[k] = c;
       }
       return out;
     }
     case 'object': {
-      if (!isPlainObject(value)) return typeError();
+      if (!isPlainObject(value)) return typeError(value, schema, path, errors, dropped);
       const out: Record<string, unknown> = {};
       const fields = schema.fields ?? {};
-      for (const [k, v] of Object.entries(value)) {
+      const ks = Object.keys(value);
+      for (let i = 0; i < ks.length; i++) {
+        const k = ks[i]!;
         const fs = fields[k];
-        const p = child(path, k);
         if (!fs) {
-          errors.push(unknownField(p));
+          errors.push(unknownField(child(path, k)));
           continue;
         }
-        const c = walk(v, fs, p, errors, dropped);
+        const v = value[k];
+        if (v === undefined || v === null) continue;
+        // Scalars of the right type need no path (it is built only for an error).
+        if (fs.type === 'string' && typeof v === 'string' && !fs.enum) {
+          out[k] = v;
+          continue;
+        }
+        const c = walk(v, fs, child(path, k), errors, dropped);
         if (c !== undefined) out[k] = c;
       }
-      for (const [k, fs] of Object.entries(fields)) {
+      const req = requiredOf(schema);
+      for (let i = 0; i < req.length; i++) {
+        const k = req[i]!;
+        if (!isEmptyValue(value[k])) continue;
         const p = child(path, k);
-        if (fs.required && isEmptyValue(value[k]) && !dropped.has(p)) errors.push(required(p));
+        if (!dropped.has(p)) errors.push(required(p));
       }
       return out;
     }

@@ -17,7 +17,7 @@ import { FieldError, duplicate, formatFieldErrors, forbidden, index, invalid, re
 import { hpaV1ToV2 } from './convert.ts';
 import { kindForVersion, kindInfo, type KindInfo } from './kinds.ts';
 import { type NameValidator, isDNS1123Label, nameIsDNS1035Label, nameIsDNSLabel, nameIsDNSSubdomain } from './names.ts';
-import { checkSchema } from './schema.ts';
+import { checkSchema, type FieldSchema } from './schema.ts';
 import { schemaFor } from './schema-kinds.ts';
 import type {
   ApiObject,
@@ -72,6 +72,29 @@ export interface ValidateOptions {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * The schema-cleaned copy of a stored object an update replaces. Stored objects are deeply
+ * frozen and replaced, never changed, so the copy of a frozen one is kept (and frozen, so
+ * that no validator can change what the next update reads) until the object is dropped.
+ */
+const cleanedOld = new WeakMap<object, { schema: FieldSchema; value: ApiObject }>();
+
+function cleanOld(old: ApiObject, schema: FieldSchema): ApiObject {
+  if (!Object.isFrozen(old)) return checkSchema(old, schema).value as ApiObject;
+  const hit = cleanedOld.get(old);
+  if (hit !== undefined && hit.schema === schema) return hit.value;
+  const value = deepFreezeValue(checkSchema(old, schema).value) as ApiObject;
+  cleanedOld.set(old, { schema, value });
+  return value;
+}
+
+function deepFreezeValue(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return v;
+  if (Array.isArray(v)) for (const x of v) deepFreezeValue(x);
+  else for (const k of Object.keys(v)) deepFreezeValue((v as Record<string, unknown>)[k]);
+  return Object.freeze(v);
+}
+
 /** Returns every validation error of `obj`; an empty list means it is valid. */
 export function validateObject(obj: unknown, opts: ValidateOptions = {}): FieldError[] {
   if (!isPlainObject(obj)) return [invalid('<root>', Array.isArray(obj) ? 'array' : typeof obj, 'an object must be a mapping')];
@@ -87,7 +110,7 @@ export function validateObject(obj: unknown, opts: ValidateOptions = {}): FieldE
   const schema = schemaFor(apiVersion as string, info.kind)!;
   const checked = checkSchema(obj, schema);
   let clean = checked.value as ApiObject;
-  let old = opts.operation === 'update' && opts.old ? (checkSchema(opts.old, schemaFor(opts.old.apiVersion, opts.old.kind) ?? schema).value as ApiObject) : undefined;
+  let old = opts.operation === 'update' && opts.old ? cleanOld(opts.old, schemaFor(opts.old.apiVersion, opts.old.kind) ?? schema) : undefined;
 
   const semantic: Errors = [];
   let v1TargetErrors: Errors | undefined;

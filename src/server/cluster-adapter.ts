@@ -90,6 +90,21 @@ export class ApiCluster implements Cluster {
     return () => h.cancel();
   }
 
+  /**
+   * Create many objects in one proposal, each on its own: one entry per input, the created
+   * object or the WriteError its create would have thrown. Throws a WriteError only when
+   * the proposal as a whole fails (e.g. Unavailable); then no object may be assumed made.
+   */
+  async createMany(objs: PlainObject[]): Promise<(PlainObject | WriteError)[]> {
+    let rs;
+    try {
+      rs = await this.api.createMany(objs, { term: this.term, deadline: Date.now() + this.timeout });
+    } catch (e) {
+      throw asWriteError(e);
+    }
+    return rs.map((r) => ('object' in r ? r.object : asWriteError(r.error)));
+  }
+
   async create(obj: PlainObject): Promise<PlainObject> {
     try {
       return await this.api.create(obj, { term: this.term, deadline: Date.now() + this.timeout });

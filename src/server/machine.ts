@@ -38,15 +38,18 @@ export class StoreMachine implements StateMachine {
       inputs[i] = { index: e.index, term: e.term, data: env ? env.command : e.data };
       ids[i] = env?.requestId;
     }
-    this.pending = this.store.applyEntries(inputs).then(
-      (results: Result[]) => {
-        const p = this.proposer;
-        if (!p) return;
-        for (let i = 0; i < results.length; i++) {
-          const id = ids[i];
-          if (id !== undefined) p.settle(id, { index: inputs[i]!.index, result: results[i]! });
-        }
-      },
+    // Each proposer is answered as soon as the chunk holding its entry is applied (the
+    // store applies long lists in chunks, yielding to the event loop in between).
+    let settled = 0;
+    const settle = (done: number, results: readonly Result[]): void => {
+      const p = this.proposer;
+      for (; settled < done; settled++) {
+        const id = ids[settled];
+        if (id !== undefined && p) p.settle(id, { index: inputs[settled]!.index, result: results[settled]! });
+      }
+    };
+    this.pending = this.store.applyEntries(inputs, settle).then(
+      (results: Result[]) => settle(results.length, results),
       (e: Error) => {
         // The store could not write: it cannot keep up with the log any more.
         this.failure = e;
@@ -65,7 +68,19 @@ export class StoreMachine implements StateMachine {
   async waitApplied(index: number): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.store.appliedIndex() >= index) return;
-    await this.pending;
+    // Released by the chunk that reaches `index` (the store applies long lists in chunks),
+    // or at the latest when the last queued batch is done.
+    const last = this.pending;
+    await new Promise<void>((resolve) => {
+      const off = this.store.onApplied((info) => {
+        if (info.index >= index) done();
+      });
+      function done(): void {
+        off();
+        resolve();
+      }
+      void last.then(done);
+    });
     if (this.failure) throw this.failure;
   }
 

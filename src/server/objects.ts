@@ -118,6 +118,53 @@ export class ObjectsApi {
   }
 
   /**
+   * Create many objects in ONE proposal (one Raft entry), each succeeding or failing on its
+   * own: one result per input, in order, either the created object or the ApiError that
+   * create() would have thrown for it. Admission (defaults, validation, namespace) runs per
+   * object; the ones it refuses are not proposed. The entry's sub-commands apply in order,
+   * so two inputs with the same name: the first wins, the second is AlreadyExists.
+   * Throws only when the proposal itself fails (no leader, timeout: outcome unknown).
+   */
+  async createMany(inputs: PlainObject[], opts: WriteOptions = {}): Promise<({ object: PlainObject } | { error: ApiError })[]> {
+    const out: ({ object: PlainObject } | { error: ApiError })[] = new Array(inputs.length);
+    const cmds: Command[] = [];
+    const slots: number[] = [];
+    const now = this.stamp();
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        const input = inputs[i]!;
+        const info = this.kindOfObject(input);
+        let obj = this.admitNew(input, info);
+        if (!opts.dryRun) {
+          await this.checkNamespace(info, obj, opts.deadline);
+          obj = this.seal(obj);
+        }
+        if (opts.dryRun) {
+          out[i] = { object: obj };
+          continue;
+        }
+        cmds.push({ op: 'create', object: obj as StoredObject, now, ...(opts.term !== undefined ? { precondition: { term: opts.term } } : {}) });
+        slots.push(i);
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        out[i] = { error: e };
+      }
+    }
+    if (cmds.length === 0) return out;
+    const applied = await this.d.proposer.propose({ op: 'batch', independent: true, commands: cmds }, opts.deadline ?? Date.now() + DEFAULT_WAIT_MS);
+    const r = applied.result;
+    if (!r.ok) throw fromFailure(r);
+    const results = r.results ?? [];
+    for (let j = 0; j < slots.length; j++) {
+      const rj = results[j];
+      if (rj === undefined) out[slots[j]!] = { error: new ApiError(status.INTERNAL, 'the batch reported no result for this object') };
+      else if (rj.ok) out[slots[j]!] = { object: this.reveal(rj.object!) };
+      else out[slots[j]!] = { error: fromFailure(rj) };
+    }
+    return out;
+  }
+
+  /**
    * Replace an object (or its status). With metadata.resourceVersion the write is
    * conditional on it. Without, it is validated against the object as this replica has
    * it and made conditional on that version; a conflict means another write came first,

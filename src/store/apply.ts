@@ -129,8 +129,18 @@ function checkPrecondition(t: Target, stored: StoredObject, p: Precondition | un
 
 /** Drop keys whose value is undefined, so stored metadata stays tidy and compares equal. */
 function tidy(m: ObjectMeta): ObjectMeta {
-  for (const k of Object.keys(m)) if (m[k] === undefined) delete m[k];
-  return m;
+  // Copied rather than `delete`d: deleting keys turns an object into a slow dictionary,
+  // and stored metadata is read (compared, encoded, frozen) on every later write.
+  const ks = Object.keys(m);
+  let i = 0;
+  while (i < ks.length && m[ks[i]!] !== undefined) i++;
+  if (i === ks.length) return m;
+  const out: Record<string, unknown> = {};
+  for (const k of ks) {
+    const v = m[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as ObjectMeta;
 }
 
 function event(type: ChangeEvent['type'], t: Target, object: StoredObject, prev: StoredObject | undefined, rv: number): ChangeEvent {
@@ -418,6 +428,7 @@ function bind(cmd: BindCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: Ap
 }
 
 function batch(cmd: BatchCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: ApplyEnv): Result {
+  if (cmd.independent === true) return independentBatch(cmd, rv, txn, kinds, env);
   const child = txn.child();
   const results: Result[] = [];
   const failed: number[] = [];
@@ -434,4 +445,20 @@ function batch(cmd: BatchCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: 
   }
   const first = results[failed[0]!] as Failure;
   return { ok: false, code: first.code, message: `batch command ${failed[0]}: ${first.message}`, results, failed };
+}
+
+/** Each sub-command on its own: a failed one changes nothing, the others still apply. */
+function independentBatch(cmd: BatchCommand, rv: number, txn: Txn, kinds: KindInfoFn, env: ApplyEnv): Result {
+  const results: Result[] = [];
+  for (const c of cmd.commands) {
+    if (c.op === 'batch') {
+      results.push(failure('Invalid', 'a batch cannot contain a batch'));
+      continue;
+    }
+    const child = txn.child();
+    const r = applyCommand(c, rv, child, kinds, env);
+    if (r.ok) child.mergeInto(txn);
+    results.push(r);
+  }
+  return { ok: true, results };
 }

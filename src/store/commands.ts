@@ -96,10 +96,15 @@ export interface BindCommand {
   now: string;
 }
 
-/** Apply all sub-commands at the entry's index, or none of them. Batches do not nest. */
+/**
+ * Apply all sub-commands at the entry's index, or none of them. Batches do not nest.
+ * With `independent`, each sub-command succeeds or fails on its own (in order, each seeing
+ * the ones before it): the batch itself succeeds and `results` says how each one went.
+ */
 export interface BatchCommand {
   op: 'batch';
   commands: Command[];
+  independent?: boolean;
 }
 
 /** Changes nothing; advances the applied index. */
@@ -253,6 +258,7 @@ function checkCommand(v: unknown, path: string, top: boolean): asserts v is Comm
       const cs = v.commands;
       if (!Array.isArray(cs)) fail(`${path}.commands`, `must be an array, got ${describe(cs)}`);
       cs.forEach((c, i) => checkCommand(c, `${path}.commands[${i}]`, false));
+      if (v.independent !== undefined && typeof v.independent !== 'boolean') fail(`${path}.independent`, `must be a boolean, got ${describe(v.independent)}`);
       return;
     }
     case 'noop':

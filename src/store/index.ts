@@ -43,6 +43,8 @@ export {
   type ListResult,
   type EntryInput,
   type AppliedInfo,
+  type ApplyChunking,
+  DEFAULT_APPLY_CHUNKING,
 } from './store.ts';
 export {
   TooOldResourceVersionError,

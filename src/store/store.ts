@@ -8,13 +8,15 @@
  * kind → (namespace, name) with sorted keys per kind for paginated lists (table.ts). At
  * open they are loaded as their stored bytes and decoded on first read or by a background
  * warm-up, so a restart waits only for LevelDB to be read. The KV holds the same objects
- * plus the applied index; each applyEntries call writes all its changes and the new
- * applied index in ONE batch, so the KV always holds the state as of some applied index.
+ * plus the applied index; each chunk of an applyEntries call (see ApplyChunking) writes all
+ * its changes and its last index in ONE batch, so the KV always holds the state as of some
+ * applied index.
  * The batch is not synced: the Raft log is the durable record, and entries after the
  * stored applied index are applied again at restart (and skipped if already applied).
  *
- * Ordering rule inside applyEntries: compute all changes → write the batch → update
- * memory and the applied index → record and deliver watch events → onApplied callbacks.
+ * Ordering rule inside each chunk of applyEntries: compute all changes → write the batch →
+ * update memory and the applied index → record and deliver watch events → onApplied
+ * callbacks; then the event loop runs before the next chunk.
  * Memory and events change in one synchronous step after the write, so readers never see
  * a state the KV does not hold, and watchers never miss or repeat an event.
  *
@@ -58,6 +60,8 @@ export interface ObjectStoreOptions {
    * beside `podsOnNode`, else why not. Must be deterministic (it runs on every replica).
    */
   bindCheck?: (node: StoredObject, pod: StoredObject, podsOnNode: StoredObject[]) => string | undefined;
+  /** How applyEntries splits long lists of entries (default {@link DEFAULT_APPLY_CHUNKING}). */
+  applyChunking?: Partial<ApplyChunking>;
 }
 
 export interface ListOptions {
@@ -100,6 +104,22 @@ export interface AppliedInfo {
   results: { index: number; result: Result }[];
   /** True when the state was replaced by restore(). */
   restored?: boolean;
+}
+
+/**
+ * How applyEntries splits a long list of entries: a chunk ends once applying its entries
+ * took `budgetMs` or it holds `maxEntries`. One entry is never split (a batch command is
+ * atomic), so an entry that alone takes longer makes a longer chunk.
+ */
+export interface ApplyChunking {
+  budgetMs: number;
+  maxEntries: number;
+}
+
+export const DEFAULT_APPLY_CHUNKING: ApplyChunking = { budgetMs: 5, maxEntries: 1000 };
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
 /** A continue token that is malformed or belongs to another list. */
@@ -166,6 +186,9 @@ export class ObjectStore {
   private readonly logger: { warn(s: string): void };
   /** Pod full keys by spec.nodeName; built on first use. */
   private nodeIndex: Map<string, Set<string>> | undefined;
+  private readonly chunking: ApplyChunking;
+  /** What every entry's rules get besides its term. */
+  private readonly applyEnv: ApplyEnv;
 
   private constructor(
     private readonly kv: KV,
@@ -177,6 +200,8 @@ export class ObjectStore {
     this.applied = applied;
     this.hub = new WatchHub(opts.historySize ?? 10_000, applied);
     this.logger = opts.logger ?? { warn: (s) => console.warn(s) };
+    this.chunking = { ...DEFAULT_APPLY_CHUNKING, ...opts.applyChunking };
+    this.applyEnv = opts.bindCheck ? { bindCheck: opts.bindCheck, podKeysOnNode: (n: string) => this.podKeysOnNode(n) } : {};
   }
 
   /**
@@ -366,34 +391,66 @@ export class ObjectStore {
    * Apply committed entries in index order; one result per entry handed in. Entries at or
    * below the applied index are skipped (result: Gone), so a driver may hand entries again
    * after a restart. An entry with empty data is a no-op. A command that cannot be decoded
-   * gives an Invalid result and does not stop the others. Rejects only on a KV failure (no
-   * state changed; the same entries may be handed again) or on a driver bug (indexes not
-   * increasing).
+   * gives an Invalid result and does not stop the others. Rejects only on a KV failure or
+   * on a driver bug (indexes not increasing).
+   *
+   * A long list is applied in chunks (see {@link ApplyChunking}): each chunk is one KV
+   * batch (its changes + its last index as the applied index), then memory, watch events
+   * and onApplied, exactly as one call used to be; between chunks the event loop runs, so
+   * heartbeats and ticks are not held up by a burst of commits. Readers therefore see the
+   * applied index move chunk by chunk, always to a state the KV holds. A KV failure
+   * rejects the call: the chunks before it stay applied, the failed one changed nothing,
+   * and handing the same entries again skips the applied ones (Gone) and redoes the rest.
+   *
+   * `onChunk(done, results)` is called after each chunk is applied (after its watch
+   * events and onApplied callbacks): `results[0..done)` are final.
    */
-  applyEntries(entries: readonly EntryInput[]): Promise<Result[]> {
-    return this.serial(() => this.apply(entries));
+  applyEntries(entries: readonly EntryInput[], onChunk?: (done: number, results: readonly Result[]) => void): Promise<Result[]> {
+    return this.serial(() => this.apply(entries, onChunk));
   }
 
-  private async apply(entries: readonly EntryInput[]): Promise<Result[]> {
+  private async apply(entries: readonly EntryInput[], onChunk: ((done: number, results: readonly Result[]) => void) | undefined): Promise<Result[]> {
     this.assertOpen();
-    const txn = new Txn((k) => this.byFullKey(k));
     const results: Result[] = [];
-    const applied: { index: number; result: Result }[] = [];
-    let last = this.applied;
-    for (const { index, data, term } of entries) {
-      if (!Number.isSafeInteger(index) || index < 1) throw new Error(`object store: entry index ${index} is not a positive integer`);
-      if (index <= this.applied) {
-        results.push({ ok: false, code: 'Gone', message: `entry ${index} was already applied (applied index ${this.applied})` });
-        continue;
+    const budget = this.chunking.budgetMs;
+    const maxEntries = this.chunking.maxEntries;
+    let i = 0;
+    while (i < entries.length) {
+      if (i > 0) {
+        // Let timers and I/O run between chunks (Raft ticks, heartbeats, gRPC).
+        await yieldToLoop();
+        this.assertOpen();
       }
-      if (index <= last) throw new Error(`object store: entries out of order: ${index} after ${last}`);
-      last = index;
-      const result = this.applyOne(index, data, txn, term);
-      results.push(result);
-      applied.push({ index, result });
+      const txn = new Txn((k) => this.byFullKey(k));
+      const applied: { index: number; result: Result }[] = [];
+      let last = this.applied;
+      const until = performance.now() + budget;
+      let n = 0;
+      for (; i < entries.length; i++) {
+        const { index, data, term } = entries[i]!;
+        if (!Number.isSafeInteger(index) || index < 1) throw new Error(`object store: entry index ${index} is not a positive integer`);
+        if (index <= this.applied) {
+          results.push({ ok: false, code: 'Gone', message: `entry ${index} was already applied (applied index ${this.applied})` });
+          continue;
+        }
+        if (index <= last) throw new Error(`object store: entries out of order: ${index} after ${last}`);
+        // A chunk ends at the budget or the entry limit (never before its first entry).
+        if (n > 0 && (n >= maxEntries || performance.now() >= until)) break;
+        last = index;
+        const result = this.applyOne(index, data, txn, term);
+        results.push(result);
+        applied.push({ index, result });
+        n++;
+      }
+      if (n === 0) break;
+      await this.commitChunk(txn, last, applied);
+      onChunk?.(i, results);
     }
-    if (last === this.applied) return results;
+    return results;
+  }
 
+  /** Write one chunk's changes and applied index, then update memory, watchers and callbacks. */
+  private async commitChunk(txn: Txn, last: number, applied: { index: number; result: Result }[]): Promise<void> {
     const ops: KVOp[] = [];
     const packed = new Map<string, Uint8Array>();
     for (const [k, c] of txn.changes) {
@@ -417,7 +474,6 @@ export class ObjectStore {
     this.applied = last;
     this.hub.record(txn.events);
     this.notify({ index: last, results: applied });
-    return results;
   }
 
   private applyOne(index: number, data: Uint8Array, txn: Txn, term: number | undefined): Result {
@@ -430,10 +486,7 @@ export class ObjectStore {
       return { ok: false, code: 'Invalid', message: `entry ${index}: undecodable command: ${why}` };
     }
     try {
-      const env: ApplyEnv = {
-        ...(term !== undefined ? { term } : {}),
-        ...(this.opts.bindCheck ? { bindCheck: this.opts.bindCheck, podKeysOnNode: (n: string) => this.podKeysOnNode(n) } : {}),
-      };
+      const env: ApplyEnv = term !== undefined ? { ...this.applyEnv, term } : this.applyEnv;
       return applyCommand(cmd, index, txn, this.opts.kindInfo, env);
     } catch (err) {
       // A bug, not bad input (apply reports bad input as values). Every replica hits the
