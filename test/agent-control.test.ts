@@ -330,3 +330,21 @@ test('malformed assignments are skipped; the rest of the batch still runs', asyn
   t.true(await until(() => agent.lastResourceVersion === '2'));
   t.is(cp.lastStatus('good')?.phase, 'Running');
 });
+
+test('a Ready=False written by someone else (the node controller, while the node looked dead) is corrected by the agent', async (t) => {
+  const cp = await control(t);
+  const pod = nodePod('web');
+  cp.onAssignments = () => [{ full: true, resource_version: '10', items: [item('ADDED', pod)] }];
+  await startAgent(t, [cp.address]);
+  t.true(await until(() => cp.lastStatus('web')?.phase === 'Running' && cp.lastStatus('web')?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')));
+  const ours = cp.lastStatus('web')!;
+  const reportsBefore = cp.podReports().filter((r) => r.name === 'web').length;
+  // The control plane's copy: the agent's status, with only the pod's Ready condition turned
+  // False (what node-lifecycle's markNotReady writes); containers are still ready.
+  const marked = structuredClone(ours);
+  marked.conditions = marked.conditions.map((c: { type: string; status: string }) => (c.type === 'Ready' ? { ...c, status: 'False' } : c));
+  cp.push({ full: false, resource_version: '11', items: [item('MODIFIED', { ...pod, status: marked })] });
+  t.true(await until(() => cp.podReports().filter((r) => r.name === 'web').length > reportsBefore));
+  const again = cp.lastStatus('web')!;
+  t.true(again.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'), 'the agent sends its Ready=True again');
+});

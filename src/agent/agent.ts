@@ -540,8 +540,15 @@ export class Agent {
   private checkDrift(pod: Pod, w: PodWorker): void {
     const mine = w.status;
     if (!mine || !pod.status) return;
+    // The pod's own Ready and ContainersReady conditions count too: the node controller marks
+    // the pods of a node it thinks dead not ready through the Ready condition alone, and an
+    // agent that comes back must undo that.
     const digest = (s: typeof mine) =>
-      JSON.stringify([s.phase, (s.containerStatuses ?? []).map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]])]);
+      JSON.stringify([
+        s.phase,
+        (s.conditions ?? []).filter((c) => c.type === 'Ready' || c.type === 'ContainersReady').map((c) => [c.type, c.status]).sort(),
+        (s.containerStatuses ?? []).map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]),
+      ]);
     if (digest(mine) === digest(pod.status)) return;
     const now = this.clock.now();
     const uid = pod.metadata.uid!;

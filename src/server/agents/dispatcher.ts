@@ -16,15 +16,6 @@
  * and then gets incremental batches, coalesced per event-loop turn. Each batch carries
  * the applied index up to which everything has been sent.
  *
- * Status-only changes of a pod (same spec, same metadata but for resourceVersion) are not
- * sent, except a pod becoming Succeeded/Failed: they are mostly the agent's own reports
- * coming back, and the agent keeps its own status. The index still takes the new object
- * (a full set or a later change carries the current status), a change still pending for
- * the stream is refreshed to it, and the stream's resource_version moves past them with
- * the next batch or the periodic progress batch. A catch-up skips them too: the dispatcher
- * remembers which stored objects arrived as such a change (a WeakSet: the store's history
- * holds them), so a resume neither repeats nor loses anything.
- *
  * Everything here runs synchronously between store applies (the store delivers events
  * synchronously after updating its memory), so the index, the store and every
  * stream's accounting agree at each macrotask boundary.
@@ -32,7 +23,7 @@
 import { status } from '@grpc/grpc-js';
 import { TooOldResourceVersionError, type ObjectStore, type StoredObject, type WatchEvent, type WatchHandle } from '../../store/index.ts';
 import { ApiError } from '../errors.ts';
-import { keyOf, nodeOf, podRefs, silentStatusChange, splitKey } from './refs.ts';
+import { keyOf, nodeOf, podRefs, splitKey } from './refs.ts';
 
 export type AssignmentType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -145,13 +136,6 @@ class Stream implements Subscription {
     return items;
   }
 
-  /** A change the agent is not sent (status only): a pending change of the same object carries the newer version. */
-  refresh(object: StoredObject): void {
-    if (this.latest.size === 0) return;
-    const p = this.latest.get(keyOf(object));
-    if (p && !p.dropped && p.hasAfter && p.uid === String(object.metadata.uid ?? '')) p.object = object;
-  }
-
   resume(): void {
     if (this.closed || !this.blocked) return;
     this.blocked = false;
@@ -179,10 +163,6 @@ export class AssignmentDispatcher {
   private readonly refNodes = new Map<string, Set<string>>();
   /** Current content of every referenced object that exists, as of the last event seen. */
   private readonly refObjects = new Map<string, StoredObject>();
-  /** Pod versions that arrived as a change agents are not sent (see the header). */
-  private readonly silent = new WeakSet<StoredObject>();
-  /** Status-only pod changes not sent (tests, metrics). */
-  skippedStatusChanges = 0;
 
   private readonly streams = new Map<string, Set<Stream>>();
   private readonly dirty = new Set<Stream>();
@@ -412,15 +392,6 @@ export class AssignmentDispatcher {
     }
     if (!node) return;
     if (old && old.node === node && old.uid === uid) {
-      if (ev.type === 'MODIFIED' && silentStatusChange(old.object, pod)) {
-        // The entry is shared by both maps.
-        old.object = pod;
-        this.silent.add(pod);
-        this.skippedStatusChanges++;
-        const set = this.streams.get(node);
-        if (set) for (const s of set) s.refresh(pod);
-        return;
-      }
       const refs = podRefs(pod);
       const added = refs.filter((r) => !old.refs.includes(r));
       const removed = old.refs.filter((r) => !refs.includes(r));
@@ -532,13 +503,10 @@ export class AssignmentDispatcher {
     if (!podEvents) return undefined;
     const first = new Map<string, AssignmentItem>();
     const last = new Map<string, AssignmentItem>();
-    /** Pods with a change since x that agents are sent (not only silent status changes). */
-    const changed = new Set<string>();
     for (const ev of podEvents) {
       const k = keyOf(ev.object);
       if (!first.has(k)) first.set(k, ev);
       last.set(k, ev);
-      if (ev.type !== 'MODIFIED' || !this.silent.has(ev.object)) changed.add(k);
     }
     const nowPods = this.nodePods.get(node) ?? new Map<string, PodEntry>();
     // The pods the node had at x: those on it now with no change since, and those whose
@@ -583,7 +551,7 @@ export class AssignmentDispatcher {
       else if (String(then.metadata.uid ?? '') !== e.uid) {
         items.push({ type: 'DELETED', object: then });
         items.push({ type: 'ADDED', object: e.object });
-      } else if (changed.has(k)) items.push({ type: 'MODIFIED', object: e.object });
+      } else if (first.has(k)) items.push({ type: 'MODIFIED', object: e.object });
     }
     for (const [k, then] of atX) {
       if (nowPods.has(k)) continue;
