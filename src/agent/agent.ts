@@ -334,9 +334,13 @@ export class Agent {
 
   private async heartbeatLoop(): Promise<void> {
     let failures = 0;
+    // The first heartbeat goes out at once: registering through a follower does not tell the
+    // leader the node is alive, and the node is Ready only once the leader has heard from it.
+    let first = true;
     while (!this.stopped) {
       // After a failure, try again sooner than a whole interval (but with back-off).
-      const wait = failures === 0 ? this.heartbeatMs : Math.min(this.heartbeatMs, this.control.backoffMs(failures - 1));
+      const wait = first ? 0 : failures === 0 ? this.heartbeatMs : Math.min(this.heartbeatMs, this.control.backoffMs(failures - 1));
+      first = false;
       if (!(await sleep(this.clock, wait, this.stopping.signal))) return;
       try {
         const res = await this.control.heartbeat({ node_name: this.name, node_uid: this.nodeUid, seq: ++this.hbSeq });

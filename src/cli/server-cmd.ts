@@ -25,7 +25,7 @@ Options:
   --api-peers LIST           every member's client API address, id=host:port, comma separated
                              (tells agents where the leader is; default: a leader on another
                              host is assumed to listen on this replica's --listen port)
-  --node-heartbeat-interval D  agent heartbeat interval (default 1s)
+  --node-heartbeat-interval D  agent heartbeat interval (default 10s)
   --node-monitor-grace-period D  heartbeat silence before a node is Ready=Unknown (default 40s)
   --no-controllers           do not run the scheduler and controllers when leading (a bare
                              object store: tests of the control plane alone)
