@@ -44,15 +44,21 @@ test('a long queue is worked off over many turns, a bounded number per turn', as
   const perTurn: number[] = [];
   let count = 0;
   let turns = 0;
-  const tick = setInterval(() => {
+  // Counted per event-loop iteration (a self-renewing setImmediate runs once in each), not
+  // per timer tick: a fast machine could work the whole queue off within one millisecond.
+  let ticking = true;
+  const tick = () => {
+    if (!ticking) return;
     perTurn.push(count);
     count = 0;
     turns++;
-  }, 0);
+    setImmediate(tick);
+  };
+  setImmediate(tick);
   const q = new WorkQueue(() => void count++, { clock, concurrency: 1000 });
   for (let i = 0; i < 1000; i++) q.add(`k${i}`);
   await q.idle();
-  clearInterval(tick);
+  ticking = false;
   perTurn.push(count);
   t.is(perTurn.reduce((a, b) => a + b, 0), 1000);
   t.true(Math.max(...perTurn) < 1000, 'not all in one turn');
@@ -60,16 +66,31 @@ test('a long queue is worked off over many turns, a bounded number per turn', as
 });
 
 test('slowStartBatch keeps every call of a batch in flight together and stops after a failing batch', async (t) => {
+  // Batches of 1, 2, 4, ..., 32 and the last 37. A call finishes only once every call of its
+  // batch has started (no timers: a loaded machine cannot make calls finish early), so the
+  // batch completes only if slowStartBatch keeps all of its calls in flight together.
+  const sizes = [1, 2, 4, 8, 16, 32, 37];
   let inFlight = 0;
   let peak = 0;
+  let started = 0;
+  let waiting: (() => void)[] = [];
   const r = await slowStartBatch(100, 1, async () => {
     inFlight++;
+    started++;
     peak = Math.max(peak, inFlight);
-    await new Promise((res) => setTimeout(res, 1));
+    let end = 0;
+    const size = sizes.find((n) => (end += n) >= started)!;
+    await new Promise<void>((res) => {
+      waiting.push(res);
+      if (waiting.length === size) {
+        const all = waiting;
+        waiting = [];
+        for (const f of all) f();
+      }
+    });
     inFlight--;
   });
   t.deepEqual(r, { done: 100, attempted: 100 });
-  // Batches of 1, 2, 4, ..., 32 and the last 37: the largest all at once.
   t.is(peak, 37);
   let n = 0;
   const failing = await slowStartBatch(100, 1, async () => {
