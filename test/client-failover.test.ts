@@ -4,14 +4,9 @@
  */
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePorts } from '../src/cli/proc-cluster.ts';
 import { ApiCallError, BerthClient } from '../src/client/client.ts';
-import { BerthServer } from '../src/server/server.ts';
-import { SecretCipher } from '../src/store/index.ts';
+import { startInProcessReplica } from './server-harness.ts';
 
 test('after a deadline on a silent replica, the next call goes to the next replica', async (t) => {
   // A "replica" that accepts connections and never answers: calls to it hang until their deadline.
@@ -23,39 +18,13 @@ test('after a deadline on a silent replica, the next call goes to the next repli
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const silentAddr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
 
-  const dir = mkdtempSync(join(tmpdir(), 'berth-client-failover-'));
-  const keyFile = join(dir, 'secret.key');
-  SecretCipher.generateKeyFile(keyFile);
-  const [peer] = await freePorts(1);
-  const server = await BerthServer.start({
-    id: 1,
-    clusterId: 'failover',
-    dataDir: join(dir, 'data'),
-    listen: '127.0.0.1:0',
-    peers: new Map([[1, `127.0.0.1:${peer}`]]),
-    join: false,
-    encryptionKeyFile: keyFile,
-    controllers: false,
-  });
-  t.teardown(async () => {
+  t.teardown(() => {
     for (const s of sockets) s.destroy();
     silent.close();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
-  const direct = new BerthClient({ endpoints: [server.apiAddress] });
-  for (let i = 0; ; i++) {
-    try {
-      await direct.get('Namespace', '', 'default');
-      break;
-    } catch (e) {
-      if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  direct.close();
+  const { address } = await startInProcessReplica(t, 'failover');
 
-  const client = new BerthClient({ endpoints: [silentAddr, server.apiAddress], timeoutMs: 1000 });
+  const client = new BerthClient({ endpoints: [silentAddr, address], timeoutMs: 1000 });
   t.teardown(() => client.close());
   const first = await client.get('Namespace', '', 'default').then(
     () => undefined,

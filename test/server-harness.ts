@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { freePorts, sleep } from '../src/cli/proc-cluster.ts';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
 import { ApiCallError, BerthClient, type PlainObject } from '../src/client/client.ts';
+import { BerthServer } from '../src/server/server.ts';
+import { SecretCipher } from '../src/store/index.ts';
 
 export { sleep };
 
@@ -248,4 +250,36 @@ export async function pool(n: number, width: number, fn: (i: number) => Promise<
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, n) }, lane));
+}
+
+/**
+ * One replica in this process (a single-member cluster, no controllers), serving once its
+ * leadership has made the default namespace; stopped and removed when the test ends.
+ */
+export async function startInProcessReplica(t: { teardown(fn: () => unknown): void }, clusterId: string): Promise<{ server: BerthServer; address: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `berth-${clusterId}-`));
+  const keyFile = join(dir, 'secret.key');
+  SecretCipher.generateKeyFile(keyFile);
+  const [peer] = await freePorts(1);
+  const server = await BerthServer.start({
+    id: 1,
+    clusterId,
+    dataDir: join(dir, 'data'),
+    listen: '127.0.0.1:0',
+    peers: new Map([[1, `127.0.0.1:${peer}`]]),
+    join: false,
+    encryptionKeyFile: keyFile,
+    controllers: false,
+  });
+  t.teardown(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const probe = new BerthClient({ endpoints: [server.apiAddress] });
+  try {
+    await until('the default namespace', () => probe.get('Namespace', '', 'default'), 10_000, 50);
+  } finally {
+    probe.close();
+  }
+  return { server, address: server.apiAddress };
 }

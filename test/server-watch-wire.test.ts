@@ -6,17 +6,11 @@
  */
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePorts } from '../src/cli/proc-cluster.ts';
 import { BerthClient, type WatchEventOut } from '../src/client/client.ts';
-import { BerthServer } from '../src/server/server.ts';
 import { encodeListResponse, encodeObjectMessage, encodeWatchBatch, encodeWatchEvent, toWire } from '../src/server/convert.ts';
-import { loadApi } from '../src/server/service.ts';
-import { SecretCipher } from '../src/store/index.ts';
+import { API_PROTO, loadApi } from '../src/server/service.ts';
 import protobuf from 'protobufjs';
-import { API_PROTO } from '../src/server/service.ts';
+import { startInProcessReplica } from './server-harness.ts';
 
 interface RawEvent {
   type: string;
@@ -25,39 +19,6 @@ interface RawEvent {
   events: RawEvent[];
 }
 
-async function startServer(t: { teardown(fn: () => unknown): void }): Promise<{ server: BerthServer; address: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-watch-wire-'));
-  const keyFile = join(dir, 'secret.key');
-  SecretCipher.generateKeyFile(keyFile);
-  const [peer] = await freePorts(1);
-  const server = await BerthServer.start({
-    id: 1,
-    clusterId: 'wire',
-    dataDir: join(dir, 'data'),
-    listen: '127.0.0.1:0',
-    peers: new Map([[1, `127.0.0.1:${peer}`]]),
-    join: false,
-    encryptionKeyFile: keyFile,
-    controllers: false,
-  });
-  t.teardown(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  // Serving once the leader has made the default namespace.
-  const probe = new BerthClient({ endpoints: [server.apiAddress] });
-  for (let i = 0; ; i++) {
-    try {
-      await probe.get('Namespace', '', 'default');
-      break;
-    } catch (e) {
-      if (i > 200) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  probe.close();
-  return { server, address: server.apiAddress };
-}
 
 function rawWatch(address: string, req: Record<string, unknown>, onMessage: (m: RawEvent) => void): () => void {
   const Objects = loadApi().Objects as grpc.ServiceClientConstructor;
@@ -109,7 +70,7 @@ test('hand-encoded list responses are what protobufjs writes', (t) => {
 });
 
 test('events of one applied batch come in one message to clients that allow batches, one per message otherwise', async (t) => {
-  const { address } = await startServer(t);
+  const { address } = await startInProcessReplica(t, 'wire');
   const client = new BerthClient({ endpoints: [address] });
   t.teardown(() => client.close());
   const start = (await client.list('ConfigMap', { namespace: 'default' })).resourceVersion;
@@ -161,7 +122,7 @@ test('events of one applied batch come in one message to clients that allow batc
 });
 
 test('watched Secrets arrive decrypted, from the initial list and from changes', async (t) => {
-  const { address } = await startServer(t);
+  const { address } = await startInProcessReplica(t, 'wire');
   const client = new BerthClient({ endpoints: [address] });
   t.teardown(() => client.close());
   await client.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's1', namespace: 'default' }, stringData: { password: 'one' } });

@@ -7,6 +7,7 @@
  * container instance.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { readProcStat } from '../../src/agent/runtimes/process.ts';
 
 export const MARKER_ENV = 'BERTH_CHAOS_RUN';
 
@@ -28,17 +29,6 @@ interface Seen {
 
 /** pid → what its environment said (per start time: pids are reused). */
 const cache = new Map<number, Seen>();
-
-function stat(pid: number): { state: string; pgrp: number; start: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '?', pgrp: Number(rest[2]), start: Number(rest[19]) };
-}
 
 function environ(pid: number): Map<string, string> | undefined {
   let raw: string;
@@ -68,16 +58,16 @@ export function scanPodProcesses(marker: string): PodProcess[] {
   for (const n of names) {
     if (!/^\d+$/.test(n)) continue;
     const pid = Number(n);
-    const st = stat(pid);
+    const st = readProcStat(pid);
     if (!st || st.state === 'Z') continue;
     live.add(pid);
     let seen = cache.get(pid);
-    if (!seen || seen.start !== st.start) {
+    if (!seen || seen.start !== st.startTime) {
       const env = environ(pid);
       if (!env) continue;
       const mine = env.get(MARKER_ENV);
       seen = {
-        start: st.start,
+        start: st.startTime,
         pgrp: st.pgrp,
         info:
           mine === undefined
@@ -102,7 +92,7 @@ export function scanPodProcesses(marker: string): PodProcess[] {
 
 /** Whether process group `pgrp` still has its leader alive (not a zombie). */
 export function groupAlive(pgrp: number): boolean {
-  const st = stat(pgrp);
+  const st = readProcStat(pgrp);
   return Boolean(st && st.state !== 'Z');
 }
 

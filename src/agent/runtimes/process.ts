@@ -139,7 +139,7 @@ export interface ProcessRuntimeOptions {
 }
 
 /** Fields of /proc/<pid>/stat that matter here. */
-interface ProcStat {
+export interface ProcStat {
   state: string;
   pgrp: number;
   cpuTicks: number;
@@ -147,7 +147,8 @@ interface ProcStat {
   rssPages: number;
 }
 
-function readProcStat(pid: number): ProcStat | undefined {
+/** /proc/<pid>/stat, or undefined when the process is gone. */
+export function readProcStat(pid: number): ProcStat | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
