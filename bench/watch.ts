@@ -5,7 +5,13 @@
  * Delivery latency is from the moment the update is sent to the moment the event
  * arrives (commit included).
  *
- *   npm run bench -- watch [--watchers 1000] [--rate 1000] [--seconds 10]
+ * Before the measured changes, a warm-up writes at the same rate to as many other
+ * ConfigMaps that no watcher follows (`--warmup` seconds, default 2): V8 compiles the
+ * write, replication and apply paths as any long-running replica has them, while each
+ * watcher's first event, its stream's first use, still falls in the measured part.
+ * `--warmup 0` measures a cold cluster.
+ *
+ *   npm run bench -- watch [--watchers 1000] [--rate 1000] [--seconds 10] [--warmup 2]
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
@@ -18,7 +24,7 @@ import { RawGrpcSession, grpcFrame } from './lib/raw-h2.ts';
 import { benchArgs, log, percentile, round, scratchDir, waitForApi } from './lib/util.ts';
 import { procCpuMicros } from './lib/proc-cpu.ts';
 
-const args = benchArgs({ watchers: 1000, rate: 1000, seconds: 10 });
+const args = benchArgs({ watchers: 1000, rate: 1000, seconds: 10, warmup: 2 });
 const dir = scratchDir('bench-watch');
 const ports = await freePorts(6);
 const cluster = new ServerCluster({ size: 3, dir, peerPorts: ports.slice(0, 3), apiPorts: ports.slice(3), extraArgs: ['--quiet'] });
@@ -36,18 +42,26 @@ try {
     await waitForApi(writer);
   }
   const n = args.watchers;
-  log(`creating ${n} ConfigMaps`);
-  for (let i = 0; i < n; i += 100) {
-    await Promise.all(
-      Array.from({ length: Math.min(100, n - i) }, (_, j) =>
-        writer.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `w-${i + j}`, namespace: 'default' }, data: { seq: '0' } }),
-      ),
-    );
-  }
+  const createAll = async (prefix: string) => {
+    for (let i = 0; i < n; i += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, n - i) }, (_, j) =>
+          writer.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-${i + j}`, namespace: 'default' }, data: { seq: '0' } }),
+        ),
+      );
+    }
+  };
+  log(`creating ${n} ConfigMaps${args.warmup > 0 ? `, and ${n} more for the warm-up` : ''}`);
+  await createAll('w');
+  if (args.warmup > 0) await createAll('warm');
   // Watchers share a few HTTP/2 connections, as many agents behind one proxy would.
   const watchClients = Array.from({ length: 4 }, () => new BerthClient({ endpoints: [cluster.apiAddress(1)] }));
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
+  const slow: [sentAt: number, ms: number][] = [];
+  /** The writer's view: update sent → answered (committed and applied on the replica that took it). */
+  const ackLat: number[] = [];
+  const slowAcks: [sentAt: number, ms: number][] = [];
   let received = 0;
   let allReceived = 0;
   let broken = 0;
@@ -63,7 +77,9 @@ try {
           const key = `${ev.object?.metadata?.name}/${(ev.object?.data as Record<string, string>)?.seq}`;
           const t = sentAt.get(key);
           if (t !== undefined) {
-            lat.push(performance.now() - t);
+            const l = performance.now() - t;
+            lat.push(l);
+            if (l > 50) slow.push([t, l]);
             received++;
           }
         },
@@ -93,6 +109,30 @@ try {
   let failed = 0;
   let firstError: string | undefined;
   const total = args.rate * args.seconds;
+  /** Send `count` updates at args.rate, the i-th made by `make(i)`; resolves when all are answered. */
+  const paced = async (count: number, make: (i: number) => Promise<unknown>) => {
+    const start = performance.now();
+    const pending: Promise<unknown>[] = [];
+    let done = 0;
+    while (done < count) {
+      const due = Math.floor(((performance.now() - start) / 1000) * args.rate);
+      while (done < Math.min(due, count)) pending.push(make(done++));
+      if (pending.length > 2000) await Promise.all(pending.splice(0));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(pending);
+  };
+  if (args.warmup > 0) {
+    let warmFailed = 0;
+    await paced(Math.round(args.rate * args.warmup), (i) =>
+      raw.call('/berth.v1.Objects/Update', encodeUpdate(`warm-${i % n}`, `${i}`)).catch(() => void warmFailed++),
+    );
+    if (warmFailed > 0) throw new Error(`warm-up: ${warmFailed} updates failed`);
+    const settle = Date.now() + 10_000;
+    while (allReceived < Math.round(args.rate * args.warmup) && Date.now() < settle) await new Promise((r) => setTimeout(r, 20));
+    allReceived = 0;
+    log(`warmed up: ${Math.round(args.rate * args.warmup)} changes to unwatched ConfigMaps`);
+  }
   // The load generator's own event-loop stalls would show up as delivery latency:
   // measure them so a reader can tell the two apart.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
@@ -101,25 +141,25 @@ try {
   const cpuServers0 = pids.map(procCpuMicros);
   const cpuBench0 = process.cpuUsage();
   const t0 = performance.now();
-  const inflight: Promise<unknown>[] = [];
-  while (sent < total) {
-    const due = Math.floor(((performance.now() - t0) / 1000) * args.rate);
-    while (sent < Math.min(due, total)) {
-      const i = sent % n;
-      const seq = String(Math.floor(sent / n) + 1);
-      sentAt.set(`w-${i}/${seq}`, performance.now());
-      sent++;
-      inflight.push(
-        raw.call('/berth.v1.Objects/Update', encodeUpdate(`w-${i}`, seq)).catch((e: Error) => {
-          failed++;
-          firstError ??= e.message;
-        }),
-      );
-    }
-    if (inflight.length > 2000) await Promise.all(inflight.splice(0));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  await Promise.all(inflight);
+  log(`measuring from ${new Date().toISOString()} (monotonic ${process.hrtime.bigint() / 1000n} µs)`);
+  await paced(total, (k) => {
+    const i = k % n;
+    const seq = String(Math.floor(k / n) + 1);
+    const at = performance.now();
+    sentAt.set(`w-${i}/${seq}`, at);
+    sent++;
+    return raw.call('/berth.v1.Objects/Update', encodeUpdate(`w-${i}`, seq)).then(
+      () => {
+        const ms = performance.now() - at;
+        ackLat.push(ms);
+        if (ms > 50) slowAcks.push([at, ms]);
+      },
+      (e: Error) => {
+        failed++;
+        firstError ??= e.message;
+      },
+    );
+  });
   const writeSeconds = (performance.now() - t0) / 1000;
   const deadline = Date.now() + 10_000;
   while ((received + failed < total || allReceived + failed < total) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -131,10 +171,34 @@ try {
   raw.close();
   for (const c of cancels) c();
   lat.sort((a, b) => a - b);
+  // Where the slow deliveries (> 50 ms) fall in the run: a periodic stall shows as a few
+  // dense windows, a saturated machine as a spread.
+  ackLat.sort((a, b) => a - b);
+  const windows = new Map<number, { n: number; max: number; acks: number; ackMax: number }>();
+  const windowOf = (at: number) => {
+    const w = Math.floor((at - t0) / 250) * 250;
+    let e = windows.get(w);
+    if (!e) windows.set(w, (e = { n: 0, max: 0, acks: 0, ackMax: 0 }));
+    return e;
+  };
+  for (const [at, ms] of slow) {
+    const e = windowOf(at);
+    e.n++;
+    e.max = Math.max(e.max, ms);
+  }
+  for (const [at, ms] of slowAcks) {
+    const e = windowOf(at);
+    e.acks++;
+    e.ackMax = Math.max(e.ackMax, ms);
+  }
+  for (const [w, e] of [...windows].sort((a, b) => a[0] - b[0])) {
+    log(`sent at +${w} ms: ${e.n} deliveries over 50 ms (max ${Math.round(e.max)}), ${e.acks} writes answered after 50 ms (max ${Math.round(e.ackMax)})`);
+  }
   const result = {
     bench: 'watch',
     watchers: n,
     namespaceWatchers: 1,
+    warmupSeconds: args.warmup,
     changesPerSec: Math.round(sent / writeSeconds),
     changes: sent,
     writeErrors: failed,
@@ -145,6 +209,8 @@ try {
     p50Ms: round(percentile(lat, 50)),
     p99Ms: round(percentile(lat, 99)),
     maxMs: round(lat[lat.length - 1] ?? 0),
+    writeP50Ms: round(percentile(ackLat, 50)),
+    writeP99Ms: round(percentile(ackLat, 99)),
     benchLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     benchLoopDelayMaxMs: round(loopDelay.max / 1e6),
     // CPU per change: the watched replica (1), the replica taking the writes (2), the

@@ -13,10 +13,11 @@ export function round(x: number, digits = 3): number {
   return Math.round(x * f) / f;
 }
 
-/** A scratch directory removed when the process exits. */
+/** A scratch directory removed when the process exits (kept, and named, with BENCH_KEEP=1: the replicas' logs are there). */
 export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (process.env.BENCH_KEEP === '1') process.on('exit', () => process.stderr.write(`kept ${dir}\n`));
+  else process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -249,7 +249,14 @@ function serveWatch(d: ServiceDeps, call: WatchCall): void {
     .then(
       (h) => {
         handle = h;
-        if (done) h.cancel();
+        if (done) {
+          h.cancel();
+          return;
+        }
+        // The response headers go out now rather than with the first event: the client
+        // learns the watch is established (as etcd's "created" response tells it), and
+        // the stream's one-time cost is paid at open, not on the first change's path.
+        call.sendMetadata(new grpc.Metadata());
       },
       (e) => finish(toServiceError(e)),
     );
