@@ -187,11 +187,13 @@ test('a corrupt record is reported with its key, not silently dropped', async (t
   await t.throwsAsync(ObjectStore.open(kv, { kindInfo: testKindInfo }), { instanceOf: CorruptStoreError });
 });
 
-test('a failed KV write changes nothing, and the same entries can be handed again', async (t) => {
+test('a failed KV write stops the store; reopened on the KV, it applies the same entries again', async (t) => {
   const kv = new MemoryKV();
-  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  const warnings: string[] = [];
+  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo, logger: { warn: (s) => warnings.push(s) } });
   const feed = new EntryFeeder(store);
   await feed.apply({ op: 'create', object: cm('a'), now: NOW });
+  await store.flush();
   const events: WatchEvent[] = [];
   store.watch({}, (e) => events.push(e));
   const real = kv.batch.bind(kv);
@@ -199,15 +201,48 @@ test('a failed KV write changes nothing, and the same entries can be handed agai
     throw new Error('disk full');
   };
   const entries = [{ index: 2, data: encodeCommand({ op: 'update', object: cm('a', 'default', { k: 'new' }), now: NOW }) }];
-  await t.throwsAsync(store.applyEntries(entries), { message: 'disk full' });
-  t.is(store.appliedIndex(), 1);
-  t.deepEqual(store.get('ConfigMap', 'default', 'a')!.data, { k: 'a' });
-  t.is(events.length, 0);
-  kv.batch = real;
-  const r = await store.applyEntries(entries);
-  t.true(r[0]!.ok);
-  t.deepEqual(store.get('ConfigMap', 'default', 'a')!.data, { k: 'new' });
+  // The KV is written behind memory: the entry is applied (it is committed in the Raft
+  // log), and the failed write then fails the store.
+  t.true((await store.applyEntries(entries))[0]!.ok);
   t.deepEqual(events.map((e) => e.type), ['MODIFIED']);
+  await t.throwsAsync(store.flush(), { message: 'disk full' });
+  await t.throwsAsync(store.applyEntries([{ index: 3, data: new Uint8Array() }]), { message: 'disk full' });
+  await t.throwsAsync(store.snapshot(), { message: 'disk full' });
+  t.is(store.appliedIndex(), 2);
+  t.true(warnings.some((w) => /writing to the KV failed.*disk full/.test(w)));
+  // The KV still holds the state as of index 1; a store reopened on it takes entry 2 again.
+  kv.batch = real;
+  const reopened = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  t.is(reopened.appliedIndex(), 1);
+  t.deepEqual(reopened.get('ConfigMap', 'default', 'a')!.data, { k: 'a' });
+  t.true((await reopened.applyEntries(entries))[0]!.ok);
+  t.deepEqual(reopened.get('ConfigMap', 'default', 'a')!.data, { k: 'new' });
+  await reopened.flush();
+  t.is((await ObjectStore.open(kv, { kindInfo: testKindInfo })).appliedIndex(), 2);
+});
+
+test('the KV is written behind memory: applied changes reach it by flush(), coalesced, and a reopened store sees them', async (t) => {
+  const kv = new MemoryKV();
+  const store = await ObjectStore.open(kv, { kindInfo: testKindInfo, applyChunking: { maxEntries: 1, budgetMs: 1e9 } });
+  const before = kv.batches;
+  // Five one-entry chunks, the same object changed in each: memory moves at once, the KV
+  // in at most as many batches, ending with the last state.
+  const cmds: Command[] = [{ op: 'create', object: cm('a', 'default', { v: '0' }), now: NOW }];
+  for (let i = 1; i < 5; i++) cmds.push({ op: 'update', object: cm('a', 'default', { v: String(i) }), now: NOW });
+  const r = await store.applyEntries(cmds.map((c, i) => ({ index: i + 1, data: encodeCommand(c) })));
+  t.true(r.every((x) => x.ok));
+  t.is(store.appliedIndex(), 5);
+  await store.flush();
+  t.true(kv.batches - before >= 1 && kv.batches - before <= 5);
+  const reopened = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  t.is(reopened.appliedIndex(), 5);
+  t.deepEqual(reopened.get('ConfigMap', 'default', 'a')!.data, { v: '4' });
+  // A snapshot waits for the KV: taken right after applying, the KV already holds its state.
+  await store.applyEntries([{ index: 6, data: encodeCommand({ op: 'delete', kind: 'ConfigMap', namespace: 'default', name: 'a', now: NOW }) }]);
+  await store.snapshot();
+  const again = await ObjectStore.open(kv, { kindInfo: testKindInfo });
+  t.is(again.appliedIndex(), 6);
+  t.is(again.get('ConfigMap', 'default', 'a'), undefined);
 });
 
 test('without the decoded cache, objects live as their stored bytes and read back the same', async (t) => {

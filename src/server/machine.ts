@@ -6,7 +6,8 @@
  * runs beside the Raft loop instead of inside it: apply() queues the entries (the store
  * applies queued batches strictly in order) and returns. That is safe because
  *  - the entries are already durable in the Raft log, and the store's applied index on
- *    disk only moves with its batch, so a crash re-applies what was not written;
+ *    disk only moves with its batch (written behind its memory), so a crash re-applies
+ *    what was not written;
  *  - readers that need a point in the log wait for the store itself to reach it
  *    ({@link waitApplied}), not for the Raft loop;
  *  - snapshot and restore first wait for every queued batch.
@@ -98,8 +99,9 @@ export class StoreMachine implements StateMachine {
     return this.store.recoveredFromInterruptedRestore ? 0 : this.store.appliedIndex();
   }
 
-  /** Wait for every queued batch (shutdown). */
+  /** Wait for every queued batch and for the store's KV to hold it (shutdown, before the database closes). */
   async drain(): Promise<void> {
     await this.pending;
+    await this.store.flush();
   }
 }

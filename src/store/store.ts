@@ -8,17 +8,23 @@
  * kind → (namespace, name) with sorted keys per kind for paginated lists (table.ts). At
  * open they are loaded as their stored bytes and decoded on first read or by a background
  * warm-up, so a restart waits only for LevelDB to be read. The KV holds the same objects
- * plus the applied index; each chunk of an applyEntries call (see ApplyChunking) writes all
- * its changes and its last index in ONE batch, so the KV always holds the state as of some
- * applied index.
+ * plus the applied index, written BEHIND memory: each chunk of an applyEntries call (see
+ * ApplyChunking) queues its changes and its last index, and one write at a time takes
+ * everything queued as ONE batch (later changes of a key replace earlier ones), so the KV
+ * always holds the state as of some applied index, a little behind memory.
  * The batch is not synced: the Raft log is the durable record, and entries after the
  * stored applied index are applied again at restart (and skipped if already applied).
+ * Memory may run ahead of the KV because every applied entry is committed and durable in
+ * the Raft log already; snapshot() and restore() first wait for the queued writes, so the
+ * log is never compacted past what the KV holds. Not waiting for the KV keeps the apply →
+ * watch event → answer path off LevelDB's write queue, where a non-synced batch would
+ * otherwise wait behind the Raft log's own synced write (an fsync) of later entries.
  *
- * Ordering rule inside each chunk of applyEntries: compute all changes → write the batch →
- * update memory and the applied index → record and deliver watch events → onApplied
- * callbacks; then the event loop runs before the next chunk.
- * Memory and events change in one synchronous step after the write, so readers never see
- * a state the KV does not hold, and watchers never miss or repeat an event.
+ * Ordering rule inside each chunk of applyEntries: compute all changes → update memory and
+ * the applied index → record and deliver watch events → onApplied callbacks → queue the
+ * KV write; then the event loop runs before the next chunk. Memory and events change in
+ * one synchronous step, so watchers never miss or repeat an event. A failed KV write fails
+ * the store: every later applyEntries, snapshot, restore and flush rejects with it.
  *
  * KV layout (inside whatever prefix the KV is given):
  *   0x01                         applied index   msgpack {format: 1, applied}
@@ -136,6 +142,8 @@ const K_RESTORING = new Uint8Array([0x02]);
 const P_OBJECT = new Uint8Array([0x03]);
 const FORMAT = 1;
 const RESTORE_CHUNK = 5000;
+/** Queued KV changes (keys) beyond which applying waits for the KV write under way. */
+const KV_QUEUE_LIMIT = 20_000;
 
 /**
  * Copies of many small byte strings packed into shared chunks. Each record read from the
@@ -177,6 +185,16 @@ export class ObjectStore {
   private readonly tables = new Map<string, KindTable>();
   /** Index of the last entry applied (0: none). Equals the applied index stored in the KV, except during a write. */
   private applied: number;
+  /** KV changes applied in memory and not handed to the KV yet, by stored key (see queueWrite). */
+  private kvQueue = new Map<string, KVOp>();
+  /** The applied index the queued changes bring the KV to. */
+  private kvQueuedApplied: number;
+  /** The applied index the KV holds (as far as this store has written it). */
+  private kvWrittenApplied: number;
+  /** The KV write under way, if any. */
+  private kvWriting: Promise<void> | undefined;
+  /** Set when a KV write failed: the store takes no more entries. */
+  private kvFailure: Error | undefined;
   private readonly hub: WatchHub;
   private readonly appliedCallbacks = new Set<(info: AppliedInfo) => void>();
   /** applyEntries and restore run one at a time, in call order. */
@@ -198,6 +216,8 @@ export class ObjectStore {
     readonly recoveredFromInterruptedRestore: boolean,
   ) {
     this.applied = applied;
+    this.kvQueuedApplied = applied;
+    this.kvWrittenApplied = applied;
     this.hub = new WatchHub(opts.historySize ?? 10_000, applied);
     this.logger = opts.logger ?? { warn: (s) => console.warn(s) };
     this.chunking = { ...DEFAULT_APPLY_CHUNKING, ...opts.applyChunking };
@@ -411,6 +431,7 @@ export class ObjectStore {
 
   private async apply(entries: readonly EntryInput[], onChunk: ((done: number, results: readonly Result[]) => void) | undefined): Promise<Result[]> {
     this.assertOpen();
+    this.assertWritable();
     const results: Result[] = [];
     const budget = this.chunking.budgetMs;
     const maxEntries = this.chunking.maxEntries;
@@ -421,6 +442,10 @@ export class ObjectStore {
         await yieldToLoop();
         this.assertOpen();
       }
+      // Memory may run ahead of the KV, but not without bound: when the KV falls this far
+      // behind, applying waits for the write under way.
+      while (this.kvQueue.size >= KV_QUEUE_LIMIT && this.kvWriting) await this.kvWriting;
+      this.assertWritable();
       const txn = new Txn((k) => this.byFullKey(k));
       const applied: { index: number; result: Result }[] = [];
       let last = this.applied;
@@ -451,20 +476,17 @@ export class ObjectStore {
 
   /** Write one chunk's changes and applied index, then update memory, watchers and callbacks. */
   private async commitChunk(txn: Txn, last: number, applied: { index: number; result: Result }[]): Promise<void> {
-    const ops: KVOp[] = [];
+    const ops = new Map<string, KVOp>();
     const packed = new Map<string, Uint8Array>();
     for (const [k, c] of txn.changes) {
       if (c.object) {
         const bytes = packValue(c.object);
         packed.set(k, bytes);
-        ops.push({ type: 'put', key: objectKey(k), value: bytes });
+        ops.set(k, { type: 'put', key: objectKey(k), value: bytes });
       } else {
-        ops.push({ type: 'del', key: objectKey(k) });
+        ops.set(k, { type: 'del', key: objectKey(k) });
       }
     }
-    ops.push({ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: last }) });
-    await this.kv.batch(ops, false);
-
     for (const [k, c] of txn.changes) {
       const key = nsKey(c.namespace, c.name);
       if (c.kind === 'Pod' && this.nodeIndex) this.reindexPod(k, this.tables.get('Pod')?.get(key), c.object);
@@ -474,6 +496,52 @@ export class ObjectStore {
     this.applied = last;
     this.hub.record(txn.events);
     this.notify({ index: last, results: applied });
+    this.queueWrite(ops, last);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The KV, written behind memory
+
+  /** Queue one chunk's KV changes (by object key: a later op on a key replaces the earlier). */
+  private queueWrite(ops: Map<string, KVOp>, applied: number): void {
+    if (this.kvQueue.size === 0) this.kvQueue = ops;
+    else for (const [k, op] of ops) this.kvQueue.set(k, op);
+    this.kvQueuedApplied = applied;
+    this.kvWriting ??= this.writeQueued();
+  }
+
+  /** Write what is queued, one batch at a time, until nothing is. */
+  private async writeQueued(): Promise<void> {
+    // Start in a later microtask: kvWriting is set before this can finish and clear it.
+    await Promise.resolve();
+    try {
+      while (this.kvWrittenApplied < this.kvQueuedApplied && !this.kvFailure) {
+        const target = this.kvQueuedApplied;
+        const ops = [...this.kvQueue.values()];
+        ops.push({ type: 'put', key: K_APPLIED, value: packValue({ format: FORMAT, applied: target }) });
+        this.kvQueue = new Map();
+        await this.kv.batch(ops, false);
+        this.kvWrittenApplied = target;
+      }
+    } catch (err) {
+      this.kvFailure = err instanceof Error ? err : new Error(String(err));
+      this.logger.warn(`object store: writing to the KV failed; the store stops taking entries: ${this.kvFailure.message}`);
+    } finally {
+      this.kvWriting = undefined;
+    }
+  }
+
+  /**
+   * Resolves once every change applied so far is written to the KV (not synced: the Raft
+   * log is the durable record); rejects if a KV write failed.
+   */
+  async flush(): Promise<void> {
+    while (this.kvWriting) await this.kvWriting;
+    if (this.kvFailure) throw this.kvFailure;
+  }
+
+  private assertWritable(): void {
+    if (this.kvFailure) throw this.kvFailure;
   }
 
   private applyOne(index: number, data: Uint8Array, txn: Txn, term: number | undefined): Result {
@@ -502,6 +570,10 @@ export class ObjectStore {
    * since open are copied as stored), which is much faster than packing one huge value.
    */
   async snapshot(): Promise<Uint8Array> {
+    // The Raft log is compacted up to (a little before) this snapshot's index: the KV
+    // must hold at least what is applied so far, since a restart re-applies from the KV's
+    // applied index on.
+    await this.flush();
     // The objects and the index are captured at one instant (stored objects are frozen
     // and replaced, never changed, so holding the references is enough); encoding then
     // yields to the event loop every few thousand objects, so that a large store does not
@@ -538,6 +610,7 @@ export class ObjectStore {
     return this.serial(async () => {
       this.assertOpen();
       if (!Number.isSafeInteger(index) || index < 0) throw new Error(`object store: restore index ${index} is not a non-negative integer`);
+      await this.flush();
       const objects = decodeSnapshot(await inflateSnapshot(data), index);
       await this.kv.batch([{ type: 'put', key: K_RESTORING, value: new Uint8Array([1]) }, { type: 'del', key: K_APPLIED }], false);
       await this.kv.clear(P_OBJECT);
@@ -552,6 +625,8 @@ export class ObjectStore {
       for (const o of objects) this.table(o.kind).load(nsKey(namespaceOf(o), o.metadata.name), deepFreeze(o));
       for (const t of this.tables.values()) t.finishLoad();
       this.applied = index;
+      this.kvQueuedApplied = index;
+      this.kvWrittenApplied = index;
       this.hub.reset(index, new WatchClosedError(`object store was restored from a snapshot at index ${index}; relist`));
       this.notify({ index, results: [], restored: true });
     });
@@ -563,6 +638,9 @@ export class ObjectStore {
     await this.serial(async () => {
       this.closed = true;
       if (this.warmTimer) clearImmediate(this.warmTimer);
+      // What is applied reaches the KV before the caller closes it (a failure was
+      // reported when it happened; the Raft log still has those entries).
+      await this.flush().catch(() => undefined);
       this.hub.reset(this.applied, new WatchClosedError('object store is closed'));
     });
   }
