@@ -126,6 +126,9 @@ try {
   const benchCpuUs = self.user + self.system;
   cancel();
   const st1 = await client.status();
+  // Events written (the scheduler's Scheduled per pod, the controllers'): the recorders drop
+  // what they cannot keep up with, so this shows how much of that work was done.
+  const events = (await client.list('Event', { serializable: true })).items.length;
   const result = {
     bench: 'schedule',
     nodes: args.nodes,
@@ -141,6 +144,7 @@ try {
     agentsCpuUsPerPod: Math.round(benchCpuUs / args.pods),
     // Elections during the run (each restarts the scheduler and controllers on a new leader).
     termChanges: st1.term - st0.term,
+    events,
     totalCpuUsPerPod: Math.round((cpuMs * 1000 + followerCpuUs + benchCpuUs) / args.pods),
   };
   console.log(JSON.stringify(result));

@@ -394,3 +394,26 @@ test('a hostNetwork pod asks for the node network and reports the node IP as its
   t.falsy(sb?.ip);
   t.true(h.worker.sandboxConfig(0).hostNetwork === true);
 });
+
+test('log directories: none for the fake runtime (hollow pods), made per container and removed for a runtime that writes logs', async (t) => {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const hollow = workerHarness(makePod('hollow', [{ name: 'c0' }]));
+  await sync(hollow);
+  t.is(hollow.status()!.phase, 'Running');
+  t.false(existsSync(hollow.deps.logRoot));
+  hollow.worker.remove();
+  await hollow.worker.idle();
+  t.deepEqual(hollow.gone, [hollow.worker.uid]);
+
+  // The same pod on a runtime that reports another kind: its containers' log files have a directory.
+  const pod = makePod('disk', [{ name: 'c0' }]);
+  const h = workerHarness(pod);
+  (h.runtime as { kind: string }).kind = 'process';
+  await sync(h);
+  t.is(h.status()!.phase, 'Running');
+  t.true(existsSync(join(h.worker.logDir, 'c0')));
+  h.worker.remove();
+  await h.worker.idle();
+  t.false(existsSync(h.worker.logDir));
+});

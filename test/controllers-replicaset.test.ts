@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ReplicaSetController, comparePodsForDeletion } from '../src/controllers/replicaset.ts';
-import { ControllerExpectations, formatTime, getControllerOf, metaOf, seededRandom, slowStartBatch } from '../src/controllers/pod-util.ts';
+import { ControllerExpectations, formatTime, generatedName, getControllerOf, metaOf, seededRandom, slowStartBatch, slowStartBatchMany } from '../src/controllers/pod-util.ts';
 import { FakeClock, flush, LocalCluster, testContext, type TestContext } from '../src/controllers/testing.ts';
 import type { Cluster, PlainObject } from '../src/controllers/types.ts';
 import { WriteError } from '../src/controllers/types.ts';
@@ -79,6 +79,41 @@ async function scale(env: Env, name: string, replicas: number): Promise<void> {
   await env.cluster.update(rs);
 }
 
+/**
+ * The two ways the controller creates pods: one create() per pod (a Cluster without
+ * createMany), or one createMany() per slow-start batch (LocalCluster, as the leader's).
+ */
+type CreatePath = 'create' | 'createMany';
+const CREATE_PATHS: CreatePath[] = ['create', 'createMany'];
+
+/**
+ * A proxy of `c` whose pod creates go through `hook` first, on the given path: `hook(pods)`
+ * runs once per create() (one pod) or once per createMany() call (its pods), and resolves
+ * with a WriteError per pod to fail (undefined: go ahead), or throws to fail the whole call.
+ */
+function interceptPodCreates(c: LocalCluster, path: CreatePath, hook: (pods: PlainObject[]) => Promise<(WriteError | undefined)[] | void>): LocalCluster {
+  const proxy = Object.create(c) as LocalCluster;
+  if (path === 'create') {
+    (proxy as { createMany?: unknown }).createMany = undefined;
+    proxy.create = async (obj: PlainObject) => {
+      if (obj.kind === 'Pod') {
+        const fail = (await hook([obj]))?.[0];
+        if (fail) throw fail;
+      }
+      return c.create(obj);
+    };
+  } else {
+    proxy.createMany = async (objs: PlainObject[]) => {
+      const pods = objs.filter((o) => o.kind === 'Pod');
+      const fail = pods.length > 0 ? ((await hook(pods)) ?? []) : [];
+      const go = objs.filter((o) => !fail[pods.indexOf(o)]);
+      const made = go.length > 0 ? await c.createMany(go) : [];
+      return objs.map((o) => fail[pods.indexOf(o)] ?? made[go.indexOf(o)]!);
+    };
+  }
+  return proxy;
+}
+
 const rsStatus = (env: Env, name: string) => env.cluster.get('ReplicaSet', 'default', name)!.status as Record<string, number>;
 
 // ---- pure pieces -----------------------------------------------------------------------------------
@@ -96,6 +131,34 @@ test('slow start batches grow 1, 2, 4 and stop after the first failing batch', a
   t.is((r.error as Error).message, 'quota');
   const ok = await slowStartBatch(10, 1, async () => {});
   t.deepEqual(ok, { done: 10, attempted: 10 });
+});
+
+test('slow start with one call per batch: batches 1, 2, 4; a failed item or a rejected call stops after its batch', async (t) => {
+  const sizes: number[] = [];
+  // The 5th item (the second of the batch of 4) fails.
+  let seen = 0;
+  const r = await slowStartBatchMany(10, 1, async (size) => {
+    sizes.push(size);
+    const first = seen;
+    seen += size;
+    return Array.from({ length: size }, (_, i) => (first + i === 4 ? new Error('quota') : undefined));
+  });
+  t.deepEqual(sizes, [1, 2, 4]);
+  t.deepEqual({ done: r.done, attempted: r.attempted }, { done: 6, attempted: 7 });
+  t.is((r.error as Error).message, 'quota');
+  // A call that rejects fails every item of its batch.
+  const rejected = await slowStartBatchMany(10, 1, async (size) => {
+    if (size === 2) throw new Error('unavailable');
+    return new Array(size).fill(undefined);
+  });
+  t.deepEqual({ done: rejected.done, attempted: rejected.attempted }, { done: 1, attempted: 3 });
+  t.is((rejected.error as Error).message, 'unavailable');
+  // Missing outcomes count as failures.
+  const short = await slowStartBatchMany(3, 1, async (size) => new Array(size - 1).fill(undefined));
+  t.deepEqual({ done: short.done, attempted: short.attempted }, { done: 0, attempted: 1 });
+  t.truthy(short.error);
+  t.deepEqual(await slowStartBatchMany(10, 1, async (size) => new Array(size).fill(undefined)), { done: 10, attempted: 10 });
+  t.deepEqual(await slowStartBatchMany(0, 1, async () => []), { done: 0, attempted: 0 });
 });
 
 test('expectations wait for every create and each awaited delete once', async (t) => {
@@ -175,67 +238,172 @@ test('the same random source names pods the same way', async (t) => {
   t.deepEqual(await names(), await names());
 });
 
-test('does not create twice while its creates are not yet seen (expectations)', async (t) => {
-  let creates = 0;
-  const held: (() => void)[] = [];
-  const env = await setup((c) => {
-    const proxy = Object.create(c) as LocalCluster;
-    proxy.create = async (obj: PlainObject) => {
-      if (obj.kind === 'Pod') {
-        creates++;
+for (const path of CREATE_PATHS) {
+  test(`does not create twice while its creates are not yet seen (expectations), by ${path}`, async (t) => {
+    let creates = 0;
+    const held: (() => void)[] = [];
+    const env = await setup((c) =>
+      interceptPodCreates(c, path, async (pods) => {
+        creates += pods.length;
         await new Promise<void>((r) => held.push(r));
-      }
-      return c.create(obj);
-    };
-    return proxy;
+      }),
+    );
+    await env.cluster.create(replicaSet('web', 3));
+    await flush();
+    t.is(creates, 1, 'slow start: one create first');
+    // Poke the ReplicaSet while its create is in flight: the sync that runs must not create more.
+    const rs = structuredClone(env.cluster.get('ReplicaSet', 'default', 'web')!);
+    (rs.metadata as { annotations?: Record<string, string> }).annotations = { poke: '1' };
+    await env.cluster.update(rs);
+    await flush();
+    t.is(creates, 1);
+    while (held.length > 0) {
+      held.shift()!();
+      await flush();
+      await flush();
+    }
+    await env.settle();
+    t.is(creates, 3);
+    t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 3);
   });
-  await env.cluster.create(replicaSet('web', 3));
-  await flush();
-  t.is(creates, 1, 'slow start: one create first');
-  // Poke the ReplicaSet while its create is in flight: the sync that runs must not create more.
-  const rs = structuredClone(env.cluster.get('ReplicaSet', 'default', 'web')!);
-  (rs.metadata as { annotations?: Record<string, string> }).annotations = { poke: '1' };
-  await env.cluster.update(rs);
-  await flush();
-  t.is(creates, 1);
-  while (held.length > 0) {
-    held.shift()!();
+
+  test(`a failing create stops the batch and is retried with back-off, by ${path}`, async (t) => {
+    let attempts = 0;
+    let failing = true;
+    const env = await setup((c) =>
+      interceptPodCreates(c, path, async (pods) => {
+        attempts += pods.length;
+        return pods.map(() => (failing ? new WriteError('Forbidden', 'exceeded quota') : undefined));
+      }),
+    );
+    await env.cluster.create(replicaSet('web', 4));
+    await env.settle();
+    // Each sync tried a batch of one and stopped. There were two syncs: the first one's
+    // status write (the ReplicaFailure condition) is itself a change that queues the next.
+    t.is(attempts, 2);
+    const failed = env.cluster.get('ReplicaSet', 'default', 'web')!.status as { conditions?: { type: string; reason: string }[] };
+    t.like(failed.conditions?.[0], { type: 'ReplicaFailure', reason: 'FailedCreate' });
+    t.is(env.ctx.events.withReason('FailedCreate').length, 2);
+    t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
+    failing = false;
+    await env.clock.advance(1000);
+    await env.settle();
+    t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 4);
+    t.is((env.cluster.get('ReplicaSet', 'default', 'web')!.status as { conditions?: unknown }).conditions, undefined);
+  });
+
+  test(`one failed pod of a batch fails the batch like a failed create: no further batch, its expectation dropped, by ${path}`, async (t) => {
+    // Pods in creation order: 0 | 1 2 | 3 4 5 6 | ...: the first pod of the batch of 4 fails.
+    // Every pod after those 7 waits at a gate, to see what comes next.
+    let seen = 0;
+    let gatedPods = 0;
+    const gated: (() => void)[] = [];
+    const env = await setup((c) =>
+      interceptPodCreates(c, path, async (pods) => {
+        const first = seen;
+        seen += pods.length;
+        if (first >= 7) {
+          gatedPods += pods.length;
+          await new Promise<void>((r) => gated.push(r));
+          return;
+        }
+        return pods.map((_, i) => (first + i === 3 ? new WriteError('Forbidden', 'exceeded quota') : undefined));
+      }),
+    );
+    await env.cluster.create(replicaSet('web', 12));
+    for (let i = 0; i < 20 && gated.length === 0; i++) {
+      await flush();
+      if (gated.length === 0) await env.clock.advance(1000);
+    }
     await flush();
-    await flush();
-  }
+    t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 6, '1 + 2 + 3 of 4 made');
+    t.is(gatedPods, 1, 'the batch of 8 never started: the next sync starts slow again');
+    t.is(env.ctx.events.withReason('FailedCreate').length, 1);
+    t.is(env.ctx.events.withReason('SuccessfulCreate').length, 6);
+    t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 6, del: 0 }, 'the next sync expects the 6 missing; nothing of the failed one is awaited');
+    for (let i = 0; i < 50 && (gated.length > 0 || env.cluster.list('Pod', { namespace: 'default' }).length < 12); i++) {
+      while (gated.length > 0) {
+        gated.shift()!();
+        await flush();
+      }
+      await env.clock.advance(1000);
+    }
+    await env.settle();
+    t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 12);
+    t.is(env.ctx.events.withReason('FailedCreate').length, 1);
+    t.is(env.ctx.events.withReason('SuccessfulCreate').length, 12);
+    t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
+  });
+}
+
+test('on a cluster with createMany, slow start makes each batch one proposal (at most 16 pods each)', async (t) => {
+  const calls: number[] = [];
+  const env = await setup((c) =>
+    interceptPodCreates(c, 'createMany', async (pods) => {
+      calls.push(pods.length);
+    }),
+  );
+  const before = env.cluster.proposals;
+  const rs = await env.cluster.create(replicaSet('web', 7));
   await env.settle();
-  t.is(creates, 3);
-  t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 3);
+  t.deepEqual(calls, [1, 2, 4]);
+  t.is(activeOf(env.cluster, rs).length, 7);
+  t.is(env.ctx.events.withReason('SuccessfulCreate').length, 7);
+  t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
+  // The ReplicaSet, three pod proposals and status writes: far fewer than one per pod plus status.
+  t.true(env.cluster.proposals - before <= 1 + 3 + 4, `${env.cluster.proposals - before} proposals`);
+
+  // 200 more: batches 1, 2, 4, 8, 16, then 32, 64 and 73 split into proposals of 16 (and 9).
+  calls.length = 0;
+  await scale(env, 'web', 207);
+  await env.settle();
+  t.deepEqual(calls, [1, 2, 4, 8, 16, ...new Array(2 + 4 + 4).fill(16), 9]);
+  t.is(activeOf(env.cluster, rs).length, 207);
+  t.is(new Set(activeOf(env.cluster, rs).map((p) => metaOf(p).name)).size, 207);
+  t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
 });
 
-test('a failing create stops the batch and is retried with back-off', async (t) => {
-  let attempts = 0;
-  let failing = true;
-  const env = await setup((c) => {
-    const proxy = Object.create(c) as LocalCluster;
-    proxy.create = async (obj: PlainObject) => {
-      if (obj.kind === 'Pod') {
-        attempts++;
-        if (failing) throw new WriteError('Forbidden', 'exceeded quota');
+test('a createMany that fails as a whole fails each of its pods as a failed create would', async (t) => {
+  let fail = true;
+  const calls: number[] = [];
+  const env = await setup((c) =>
+    interceptPodCreates(c, 'createMany', async (pods) => {
+      calls.push(pods.length);
+      if (pods.length === 2 && fail) {
+        fail = false;
+        throw new WriteError('Unavailable', 'no leader');
       }
-      return c.create(obj);
-    };
-    return proxy;
-  });
-  await env.cluster.create(replicaSet('web', 4));
+    }),
+  );
+  await env.cluster.create(replicaSet('web', 5));
   await env.settle();
-  // Each sync tried a batch of one and stopped. There were two syncs: the first one's
-  // status write (the ReplicaFailure condition) is itself a change that queues the next.
-  t.is(attempts, 2);
-  const failed = env.cluster.get('ReplicaSet', 'default', 'web')!.status as { conditions?: { type: string; reason: string }[] };
-  t.like(failed.conditions?.[0], { type: 'ReplicaFailure', reason: 'FailedCreate' });
-  t.is(env.ctx.events.withReason('FailedCreate').length, 2);
-  failing = false;
   await env.clock.advance(1000);
   await env.settle();
-  t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 4);
-  t.is((env.cluster.get('ReplicaSet', 'default', 'web')!.status as { conditions?: unknown }).conditions, undefined);
+  // First sync: 1 made, then the batch of 2 failed (both pods), nothing more; the next one makes the other 4.
+  t.deepEqual(calls.slice(0, 2), [1, 2]);
+  t.is(env.ctx.events.withReason('FailedCreate').length, 2);
+  t.true(env.ctx.events.withReason('FailedCreate').every((e) => e.message === 'Error creating: no leader'));
+  t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 5);
+  t.is(env.ctx.events.withReason('SuccessfulCreate').length, 5);
+  t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
 });
+
+for (const path of CREATE_PATHS) {
+  test(`a generated name that is taken is drawn again, by ${path}`, async (t) => {
+    const env = await setup((c) => interceptPodCreates(c, path, async () => {}));
+    // The name the controller draws first (same seed) belongs to an unrelated pod.
+    const taken = generatedName('web', seededRandom(7));
+    await env.cluster.create(pod(taken, { app: 'other' }));
+    const rs = await env.cluster.create(replicaSet('web', 3));
+    await env.settle();
+    const mine = activeOf(env.cluster, rs).map((p) => metaOf(p).name);
+    t.is(mine.length, 3);
+    t.false(mine.includes(taken));
+    t.is(env.ctx.events.withReason('FailedCreate').length, 0);
+    t.is(env.ctx.events.withReason('SuccessfulCreate').length, 3);
+    t.deepEqual(env.rsc.pendingExpectations('default/web'), { add: 0, del: 0 });
+  });
+}
 
 test('scale down deletes unscheduled, then pending, then not-ready pods, newest first', async (t) => {
   const env = await setup();
@@ -352,26 +520,23 @@ test('stops when leadership is lost', async (t) => {
   t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 0);
 });
 
-test('a sync in flight when leadership is lost makes no further writes', async (t) => {
-  let creates = 0;
-  const held: (() => void)[] = [];
-  const env = await setup((c) => {
-    const proxy = Object.create(c) as LocalCluster;
-    proxy.create = async (obj: PlainObject) => {
-      if (obj.kind === 'Pod') {
-        creates++;
+for (const path of CREATE_PATHS) {
+  test(`a sync in flight when leadership is lost makes no further writes, by ${path}`, async (t) => {
+    let creates = 0;
+    const held: (() => void)[] = [];
+    const env = await setup((c) =>
+      interceptPodCreates(c, path, async (pods) => {
+        creates += pods.length;
         await new Promise<void>((r) => held.push(r));
-      }
-      return c.create(obj);
-    };
-    return proxy;
+      }),
+    );
+    await env.cluster.create(replicaSet('web', 5));
+    await flush();
+    t.is(creates, 1);
+    env.ctx.abort();
+    held.shift()!();
+    await env.settle();
+    t.is(creates, 1, 'the next batch was refused');
+    t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 1);
   });
-  await env.cluster.create(replicaSet('web', 5));
-  await flush();
-  t.is(creates, 1);
-  env.ctx.abort();
-  held.shift()!();
-  await env.settle();
-  t.is(creates, 1, 'the next batch was refused');
-  t.is(env.cluster.list('Pod', { namespace: 'default' }).length, 1);
-});
+}

@@ -65,6 +65,7 @@ export function leaderOnly(cluster: Cluster, signal: AbortSignal): Cluster {
     list: (kind, opts) => cluster.list(kind, opts),
     watch: (kind, onEvent, opts) => cluster.watch(kind, onEvent, opts),
     create: (obj) => (signal.aborted ? lost() : cluster.create(obj)),
+    ...(cluster.createMany ? { createMany: (objs: PlainObject[]) => (signal.aborted ? lost() : cluster.createMany!(objs)) } : {}),
     update: (obj) => (signal.aborted ? lost() : cluster.update(obj)),
     updateStatus: (obj) => (signal.aborted ? lost() : cluster.updateStatus(obj)),
     delete: (kind, namespace, name, opts) => (signal.aborted ? lost() : cluster.delete(kind, namespace, name, opts)),
@@ -442,6 +443,41 @@ export async function slowStartBatch(count: number, initial: number, fn: () => P
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     done += results.filter((r) => r.status === 'fulfilled').length;
     if (failed) return { done, attempted, error: failed.reason };
+    remaining -= size;
+  }
+  return { done, attempted };
+}
+
+/**
+ * slowStartBatch for callers that do a whole batch in one call (many creates in one
+ * proposal): `fn(size)` does `size` items and resolves with one outcome per item, undefined
+ * for success or the item's error; a rejection fails every item of the batch with it.
+ * Batches are 1, 2, 4, ... as in slowStartBatch, and it stops after the first batch with a
+ * failed item. Returns how many items succeeded, how many were attempted and the first error.
+ */
+export async function slowStartBatchMany(
+  count: number,
+  initial: number,
+  fn: (size: number) => Promise<readonly unknown[]>,
+): Promise<{ done: number; attempted: number; error?: unknown }> {
+  let remaining = count;
+  let done = 0;
+  let attempted = 0;
+  for (let size = Math.min(remaining, initial); size > 0; size = Math.min(2 * size, remaining)) {
+    let outcomes: readonly unknown[];
+    try {
+      outcomes = await fn(size);
+    } catch (e) {
+      outcomes = new Array<unknown>(size).fill(e ?? new Error('batch failed'));
+    }
+    attempted += size;
+    let error: unknown;
+    for (let i = 0; i < size; i++) {
+      const o = i < outcomes.length ? outcomes[i] : new Error('the batch reported no outcome for this item');
+      if (o === undefined) done++;
+      else error ??= o;
+    }
+    if (error !== undefined) return { done, attempted, error };
     remaining -= size;
   }
   return { done, attempted };

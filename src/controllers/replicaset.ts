@@ -36,11 +36,12 @@ import {
   podPhase,
   sameJson,
   slowStartBatch,
+  slowStartBatchMany,
   splitKey,
   type RandomSource,
 } from './pod-util.ts';
 import { WorkQueue } from './queue.ts';
-import type { Controller, ControllerContext, ObjectEvent, PlainObject } from './types.ts';
+import { WriteError, type Controller, type ControllerContext, type ObjectEvent, type PlainObject } from './types.ts';
 
 export interface ReplicaSetControllerOptions {
   /** Source of pod name suffixes. Default: crypto. */
@@ -51,10 +52,21 @@ export interface ReplicaSetControllerOptions {
   concurrency?: number;
 }
 
+/**
+ * Pods created in one proposal at most. Admission (defaults, validation, encoding) of a
+ * proposal's pods runs in one event-loop turn, so this is also how many pods' admission one
+ * turn holds the leader's event loop for (slowStartBatch starts as many creates per turn):
+ * a slow-start batch larger than this is split, its proposals started a turn apart and all
+ * in flight together.
+ */
+const CREATES_PER_PROPOSAL = 16;
+
 /** Annotation that makes a pod cheaper (lower) or dearer to delete on scale-down. */
 export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 
 interface PodSeen {
+  /** The pod as the watch last showed it: the store's current object (the watch is synchronous with apply). */
+  obj: PlainObject;
   labels: Record<string, string>;
   deleting: boolean;
   owner: string;
@@ -137,7 +149,7 @@ export class ReplicaSetController implements Controller {
     const before = this.podSeen.get(key);
     this.pods.upsert(pod);
     const m = metaOf(pod);
-    this.podSeen.set(key, { labels: m.labels ?? {}, deleting: Boolean(m.deletionTimestamp), owner: getControllerOf(pod)?.uid ?? '' });
+    this.podSeen.set(key, { obj: pod, labels: m.labels ?? {}, deleting: Boolean(m.deletionTimestamp), owner: getControllerOf(pod)?.uid ?? '' });
     return before;
   }
 
@@ -211,10 +223,14 @@ export class ReplicaSetController implements Controller {
     }
     const needsSync = this.expectations.satisfied(key);
     const uid = metaOf(rsObj).uid ?? '';
+    // The pods it owns and the orphans of its namespace (an object is in one of the two at
+    // most), as the watch last showed them: the store's current objects.
     const candidates: PlainObject[] = [];
-    for (const k of new Set([...this.pods.ownedBy(uid), ...this.pods.orphansIn(namespace)])) {
-      const p = cluster.get('Pod', namespace, splitKey(k).name);
-      if (p && isPodActive(p)) candidates.push(p);
+    for (const keys of [this.pods.ownedBy(uid), this.pods.orphansIn(namespace)]) {
+      for (const k of keys) {
+        const p = this.podSeen.get(k)?.obj;
+        if (p && isPodActive(p)) candidates.push(p);
+      }
     }
     const { claimed, errors } = await claimObjects(cluster, rsObj, selector, candidates);
     if (errors.length > 0) throw errors[0];
@@ -250,7 +266,10 @@ export class ReplicaSetController implements Controller {
     if (diff < 0) {
       const n = Math.min(-diff, this.burst);
       this.expectations.expectCreations(key, n);
-      const r = await slowStartBatch(n, 1, () => this.createPod(key, rsObj));
+      // With createMany each slow-start batch is one proposal instead of one per pod.
+      const r = this.ctx.cluster.createMany
+        ? await slowStartBatchMany(n, 1, (size) => this.createPods(key, rsObj, size))
+        : await slowStartBatch(n, 1, () => this.createPod(key, rsObj));
       // Creations never attempted will never be observed.
       if (r.attempted < n) this.expectations.creationObserved(key, n - r.attempted);
       if (r.error) throw r.error;
@@ -280,36 +299,98 @@ export class ReplicaSetController implements Controller {
     }
   }
 
-  private async createPod(key: string, rsObj: PlainObject): Promise<void> {
+  /** A new pod from the ReplicaSet's template, with a fresh random name. */
+  private newPod(rsObj: PlainObject): PlainObject {
     const rs = rsObj as unknown as ReplicaSet;
     const m = metaOf(rsObj);
     const template = rs.spec.template;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: generatedName(m.name ?? '', this.random),
+        namespace: m.namespace,
+        labels: { ...(template.metadata?.labels ?? {}) },
+        ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
+        ...(template.metadata?.finalizers ? { finalizers: [...template.metadata.finalizers] } : {}),
+        ownerReferences: [controllerRef(rsObj)],
+      },
+      spec: clone(template.spec),
+    };
+  }
+
+  private async createPod(key: string, rsObj: PlainObject): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const name = generatedName(m.name ?? '', this.random);
-      const pod: PlainObject = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name,
-          namespace: m.namespace,
-          labels: { ...(template.metadata?.labels ?? {}) },
-          ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-          ...(template.metadata?.finalizers ? { finalizers: [...template.metadata.finalizers] } : {}),
-          ownerReferences: [controllerRef(rsObj)],
-        },
-        spec: clone(template.spec),
-      };
+      const pod = this.newPod(rsObj);
       try {
         await this.ctx.cluster.create(pod);
-        this.ctx.events.event(rsObj, 'Normal', 'SuccessfulCreate', `Created pod: ${name}`);
+        this.ctx.events.event(rsObj, 'Normal', 'SuccessfulCreate', `Created pod: ${metaOf(pod).name}`);
         return;
       } catch (e) {
         // A name clash with the random suffix: draw another name.
         if (isAlreadyExists(e) && attempt < 3) continue;
-        this.expectations.creationObserved(key);
-        this.ctx.events.event(rsObj, 'Warning', 'FailedCreate', `Error creating: ${(e as Error).message}`);
+        this.createFailed(key, rsObj, e);
         throw e;
       }
+    }
+  }
+
+  private createFailed(key: string, rsObj: PlainObject, e: unknown): void {
+    this.expectations.creationObserved(key);
+    this.ctx.events.event(rsObj, 'Warning', 'FailedCreate', `Error creating: ${(e as Error)?.message ?? String(e)}`);
+  }
+
+  /**
+   * `size` pods through createMany, CREATES_PER_PROPOSAL to a proposal. Resolves with one
+   * outcome per pod (undefined: created, else its error), each handled exactly as
+   * createPod handles its one: a name clash draws another name (up to three times), a
+   * failure is an expected creation that will never be observed, and a FailedCreate event.
+   */
+  private async createPods(key: string, rsObj: PlainObject, size: number): Promise<unknown[]> {
+    const outcomes: unknown[] = new Array(size).fill(undefined);
+    const chunks: Promise<void>[] = [];
+    for (let from = 0; from < size; from += CREATES_PER_PROPOSAL) {
+      // Admission runs synchronously when a proposal starts: one proposal's worth per turn.
+      if (from > 0) await new Promise<void>((r) => setImmediate(r));
+      const slots = Array.from({ length: Math.min(CREATES_PER_PROPOSAL, size - from) }, (_, i) => from + i);
+      const chunk = this.createChunk(key, rsObj, slots, outcomes);
+      // Handled now as well: a chunk that fails while later ones are still being started
+      // must not be an unhandled rejection before Promise.all below looks at it.
+      chunk.catch(() => {});
+      chunks.push(chunk);
+    }
+    await Promise.all(chunks);
+    return outcomes;
+  }
+
+  private async createChunk(key: string, rsObj: PlainObject, slots: number[], outcomes: unknown[]): Promise<void> {
+    const { cluster } = this.ctx;
+    let pending = slots;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const pods = pending.map(() => this.newPod(rsObj));
+      let results: readonly unknown[];
+      try {
+        results = await cluster.createMany!(pods);
+      } catch (e) {
+        // The proposal failed as a whole: every pod of it failed as its own create would have.
+        results = pods.map(() => e);
+      }
+      const retry: number[] = [];
+      for (let j = 0; j < pending.length; j++) {
+        const r = j < results.length ? results[j] : new WriteError('Unknown', 'createMany returned no result for this pod');
+        if (!(r instanceof Error)) {
+          this.ctx.events.event(rsObj, 'Normal', 'SuccessfulCreate', `Created pod: ${metaOf(pods[j]!).name}`);
+          continue;
+        }
+        // A name clash with the random suffix: draw another name.
+        if (isAlreadyExists(r) && attempt < 3) {
+          retry.push(pending[j]!);
+          continue;
+        }
+        this.createFailed(key, rsObj, r);
+        outcomes[pending[j]!] = r;
+      }
+      pending = retry;
     }
   }
 

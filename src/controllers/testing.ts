@@ -29,6 +29,7 @@ import {
   type ObjectEvent,
   type PlainObject,
   type UsageSource,
+  type WriteError,
 } from './types.ts';
 
 /** Let every pending promise chain and I/O callback run (a few event-loop turns). */
@@ -95,7 +96,7 @@ export interface LocalClusterOptions {
 export class LocalCluster implements Cluster {
   /** The term entries are committed in; change it to simulate a leadership change. */
   term = 1;
-  /** Writes proposed (each create/update/delete/bind call is one entry). */
+  /** Writes proposed (each create/createMany/update/delete/bind call is one entry). */
   proposals = 0;
   private index = 0;
   private inner: ApiCluster;
@@ -164,6 +165,10 @@ export class LocalCluster implements Cluster {
   }
   create(obj: PlainObject): Promise<PlainObject> {
     return this.inner.create(obj);
+  }
+  /** One entry for all of them, as on the leader (ApiCluster.createMany). */
+  createMany(objs: PlainObject[]): Promise<(PlainObject | WriteError)[]> {
+    return this.inner.createMany(objs);
   }
   update(obj: PlainObject): Promise<PlainObject> {
     return this.inner.update(obj);

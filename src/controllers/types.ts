@@ -87,6 +87,13 @@ export interface Cluster {
 
   // Writes: resolve with the object as stored, or reject with WriteError.
   create(obj: PlainObject): Promise<PlainObject>;
+  /**
+   * Create many objects in one proposal (one Raft entry), each on its own: the result has
+   * one item per input, the object as stored or the WriteError its create() would have
+   * rejected with. Rejects only when the proposal as a whole fails (e.g. Unavailable):
+   * then no object of the call may be assumed made. Optional: callers fall back to create().
+   */
+  createMany?(objs: PlainObject[]): Promise<(PlainObject | WriteError)[]>;
   /** Replace spec/metadata; conditional on obj.metadata.resourceVersion (required). */
   update(obj: PlainObject): Promise<PlainObject>;
   /** Replace status only; conditional on obj.metadata.resourceVersion (required). */
