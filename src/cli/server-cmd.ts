@@ -36,6 +36,9 @@ Options:
   --quiet                    log warnings only
 `;
 
+/** How long a stop (SIGTERM, SIGINT, parent gone) may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 20_000;
+
 /* Hidden, test-only: --fault-hooks SPEC (bench/chaos; see src/server/fault-hooks.ts). */
 const SCORING_STRATEGIES = ['LeastAllocated', 'MostAllocated'] as const;
 
@@ -115,6 +118,12 @@ export async function runServer(argv: string[]): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // A shutdown that hangs must not keep the process (and its ports and data directory)
+    // forever: everything acknowledged is in the Raft log already, so exiting is safe.
+    setTimeout(() => {
+      logger.error(`shutdown still not done after ${SHUTDOWN_DEADLINE_MS / 1000} s (${server.stopStage}); exiting`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     await server.stop();
     process.exit(0);
   };

@@ -230,10 +230,15 @@ export class BerthServer {
     );
   }
 
+  /** What stop() is waiting for, for a shutdown that takes too long to say where it is. */
+  stopStage = 'running';
+
   async stop(): Promise<void> {
+    this.stopStage = 'stopping leader duties and agent streams';
     this.leaderDuties?.abort();
     clearInterval(this.bookmarkTimer);
     this.agents.stop();
+    this.stopStage = 'ending gRPC calls';
     await new Promise<void>((resolve) => {
       this.grpcServer.tryShutdown(() => resolve());
       setTimeout(() => {
@@ -241,8 +246,11 @@ export class BerthServer {
         resolve();
       }, 2000).unref();
     });
+    this.stopStage = 'stopping the Raft replica (its loop, transport, state machine and log)';
     await this.replica.stop();
     this.proposer.failAll(new Error('server stopped'));
+    this.stopStage = 'closing the object store';
     await this.store.close();
+    this.stopStage = 'stopped';
   }
 }
