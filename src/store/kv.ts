@@ -73,12 +73,18 @@ export class MemoryKV implements KV {
  */
 export interface LevelLike {
   get(key: Buffer): Promise<Buffer | undefined>;
-  batch(
-    ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[],
-    options: { sync?: boolean },
-  ): Promise<void>;
+  /** A chained batch (abstract-level's `db.batch()` with no arguments). */
+  batch(): LevelChainedBatch;
   iterator(options: { gte?: Buffer; lt?: Buffer }): AsyncIterable<[Buffer, Buffer]> & { close(): Promise<void> };
   clear(options: { gte?: Buffer; lt?: Buffer }): Promise<void>;
+}
+
+/** The part of an abstract-level chained batch LevelKV uses. */
+export interface LevelChainedBatch {
+  put(key: Buffer, value: Buffer): unknown;
+  del(key: Buffer): unknown;
+  write(options: { sync?: boolean }): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** The smallest key greater than every key starting with prefix; undefined if none exists. */
@@ -137,14 +143,19 @@ export class LevelKV implements KV {
 
   async batch(ops: KVOp[], sync: boolean): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.batch(
-      ops.map((op) =>
-        op.type === 'put'
-          ? { type: 'put' as const, key: this.key(op.key), value: Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength) }
-          : { type: 'del' as const, key: this.key(op.key) },
-      ),
-      { sync },
-    );
+    // The chained form: abstract-level's array batch validates and copies every operation
+    // in a pass of its own first, which showed as ~3% of a busy leader.
+    const b = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') b.put(this.key(op.key), Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength));
+        else b.del(this.key(op.key));
+      }
+    } catch (err) {
+      await b.close();
+      throw err;
+    }
+    await b.write({ sync });
   }
 
   async clear(prefix: Uint8Array): Promise<void> {
