@@ -20,9 +20,10 @@
  * watch event → answer path off LevelDB's write queue, where a non-synced batch would
  * otherwise wait behind the Raft log's own synced write (an fsync) of later entries.
  *
- * Ordering rule inside each chunk of applyEntries: compute all changes → update memory and
- * the applied index → record and deliver watch events → onApplied callbacks → queue the
- * KV write; then the event loop runs before the next chunk. Memory and events change in
+ * Ordering rule inside each chunk of applyEntries: compute all changes → queue the KV
+ * write → update memory and the applied index → record and deliver watch events →
+ * onApplied callbacks; then the event loop runs before the next chunk (the KV write itself
+ * starts in a later microtask). Memory and events change in
  * one synchronous step, so watchers never miss or repeat an event. A failed KV write fails
  * the store: every later applyEntries, snapshot, restore and flush rejects with it.
  *
@@ -183,7 +184,7 @@ function keyOf(o: StoredObject): string {
 
 export class ObjectStore {
   private readonly tables = new Map<string, KindTable>();
-  /** Index of the last entry applied (0: none). Equals the applied index stored in the KV, except during a write. */
+  /** Index of the last entry applied (0: none). The KV's applied index trails it while a write is queued (see queueWrite). */
   private applied: number;
   /** KV changes applied in memory and not handed to the KV yet, by stored key (see queueWrite). */
   private kvQueue = new Map<string, KVOp>();
@@ -474,7 +475,7 @@ export class ObjectStore {
     return results;
   }
 
-  /** Write one chunk's changes and applied index, then update memory, watchers and callbacks. */
+  /** Queue one chunk's KV write (changes and applied index), then update memory, watchers and callbacks. */
   private async commitChunk(txn: Txn, last: number, applied: { index: number; result: Result }[]): Promise<void> {
     const ops = new Map<string, KVOp>();
     const packed = new Map<string, Uint8Array>();
@@ -487,6 +488,9 @@ export class ObjectStore {
         ops.set(k, { type: 'del', key: objectKey(k) });
       }
     }
+    // Queued first: whatever happens below, a later write never carries an applied index
+    // past changes it does not hold.
+    this.queueWrite(ops, last);
     for (const [k, c] of txn.changes) {
       const key = nsKey(c.namespace, c.name);
       if (c.kind === 'Pod' && this.nodeIndex) this.reindexPod(k, this.tables.get('Pod')?.get(key), c.object);
@@ -496,7 +500,6 @@ export class ObjectStore {
     this.applied = last;
     this.hub.record(txn.events);
     this.notify({ index: last, results: applied });
-    this.queueWrite(ops, last);
   }
 
   // -------------------------------------------------------------------------------------
