@@ -171,9 +171,9 @@ try {
   raw.close();
   for (const c of cancels) c();
   lat.sort((a, b) => a - b);
-  // Where the slow deliveries (> 50 ms) fall in the run: a periodic stall shows as a few
-  // dense windows, a saturated machine as a spread.
   ackLat.sort((a, b) => a - b);
+  // Where the slow deliveries and answers (> 50 ms) fall in the run: a periodic stall
+  // shows as a few dense windows, a saturated machine as a spread.
   const windows = new Map<number, { n: number; max: number; acks: number; ackMax: number }>();
   const windowOf = (at: number) => {
     const w = Math.floor((at - t0) / 250) * 250;

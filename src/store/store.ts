@@ -23,9 +23,9 @@
  * Ordering rule inside each chunk of applyEntries: compute all changes → queue the KV
  * write → update memory and the applied index → record and deliver watch events →
  * onApplied callbacks; then the event loop runs before the next chunk (the KV write itself
- * starts in a later microtask). Memory and events change in
- * one synchronous step, so watchers never miss or repeat an event. A failed KV write fails
- * the store: every later applyEntries, snapshot, restore and flush rejects with it.
+ * starts in a later microtask). Memory and events change in one synchronous step, so
+ * watchers never miss or repeat an event. A failed KV write fails the store: every later
+ * applyEntries, snapshot, restore and flush rejects with it.
  *
  * KV layout (inside whatever prefix the KV is given):
  *   0x01                         applied index   msgpack {format: 1, applied}
@@ -415,13 +415,13 @@ export class ObjectStore {
    * gives an Invalid result and does not stop the others. Rejects only on a KV failure or
    * on a driver bug (indexes not increasing).
    *
-   * A long list is applied in chunks (see {@link ApplyChunking}): each chunk is one KV
-   * batch (its changes + its last index as the applied index), then memory, watch events
-   * and onApplied, exactly as one call used to be; between chunks the event loop runs, so
-   * heartbeats and ticks are not held up by a burst of commits. Readers therefore see the
-   * applied index move chunk by chunk, always to a state the KV holds. A KV failure
-   * rejects the call: the chunks before it stay applied, the failed one changed nothing,
-   * and handing the same entries again skips the applied ones (Gone) and redoes the rest.
+   * A long list is applied in chunks (see {@link ApplyChunking}): each chunk queues its KV
+   * write (its changes + its last index as the applied index), then updates memory, watch
+   * events and onApplied in one step; between chunks the event loop runs, so heartbeats
+   * and ticks are not held up by a burst of commits. Readers see the applied index move
+   * chunk by chunk; the KV follows behind (see queueWrite). After a KV write failed, this
+   * and every later call reject: the store is done, and a store reopened on the KV
+   * applies again what the KV does not hold.
    *
    * `onChunk(done, results)` is called after each chunk is applied (after its watch
    * events and onApplied callbacks): `results[0..done)` are final.
@@ -469,14 +469,14 @@ export class ObjectStore {
         n++;
       }
       if (n === 0) break;
-      await this.commitChunk(txn, last, applied);
+      this.commitChunk(txn, last, applied);
       onChunk?.(i, results);
     }
     return results;
   }
 
   /** Queue one chunk's KV write (changes and applied index), then update memory, watchers and callbacks. */
-  private async commitChunk(txn: Txn, last: number, applied: { index: number; result: Result }[]): Promise<void> {
+  private commitChunk(txn: Txn, last: number, applied: { index: number; result: Result }[]): void {
     const ops = new Map<string, KVOp>();
     const packed = new Map<string, Uint8Array>();
     for (const [k, c] of txn.changes) {
@@ -540,7 +540,7 @@ export class ObjectStore {
    */
   async flush(): Promise<void> {
     while (this.kvWriting) await this.kvWriting;
-    if (this.kvFailure) throw this.kvFailure;
+    this.assertWritable();
   }
 
   private assertWritable(): void {
