@@ -406,10 +406,9 @@ test('log directories: none for the fake runtime (hollow pods), made per contain
   await hollow.worker.idle();
   t.deepEqual(hollow.gone, [hollow.worker.uid]);
 
-  // The same pod on a runtime that reports another kind: its containers' log files have a directory.
+  // The same pod on a runtime that writes log files: its containers' files have a directory.
   const pod = makePod('disk', [{ name: 'c0' }]);
-  const h = workerHarness(pod);
-  (h.runtime as { kind: string }).kind = 'process';
+  const h = workerHarness(pod, { runtime: { writesLogFiles: true } });
   await sync(h);
   t.is(h.status()!.phase, 'Running');
   t.true(existsSync(join(h.worker.logDir, 'c0')));

@@ -181,15 +181,6 @@ export class PodWorker {
     return join(this.d.logRoot, `${this.namespace}_${this.name}_${this.uid}`);
   }
 
-  /**
-   * Whether containers of this runtime write log files under logDir, so its directories
-   * must exist. The fake runtime (hollow nodes) writes nothing: making and removing two
-   * directories per pod was most of a hollow pod's cost, for files that never come.
-   */
-  private get logsOnDisk(): boolean {
-    return this.d.runtime.kind !== 'fake';
-  }
-
   /** The assignment changed (or arrived again). */
   update(pod: Pod): void {
     if (this.removed) return;
@@ -418,7 +409,7 @@ export class PodWorker {
       if (sandbox) await this.killPod(obs, this.grace(), undefined, false);
       const attempt = obs.sandboxes.reduce((m, s) => Math.max(m, s.attempt + 1), 0);
       try {
-        if (this.logsOnDisk) await mkdir(this.logDir, { recursive: true });
+        if (this.d.runtime.writesLogFiles) await mkdir(this.logDir, { recursive: true });
         const id = await this.d.runtime.runPodSandbox(this.sandboxConfig(attempt));
         this.sandboxIds.add(id);
         this.sandboxError = undefined;
@@ -696,7 +687,7 @@ export class PodWorker {
     }
     let id: string;
     try {
-      if (this.logsOnDisk) await mkdir(join(this.logDir, c.name), { recursive: true });
+      if (this.d.runtime.writesLogFiles) await mkdir(join(this.logDir, c.name), { recursive: true });
       id = await this.d.runtime.createContainer(sb.id, cfg, this.sandboxConfig(sb.attempt));
     } catch (e) {
       const reason = e instanceof RuntimeError && e.reason === 'CreateContainerConfigError' ? e.reason : 'CreateContainerError';
@@ -794,7 +785,7 @@ export class PodWorker {
     for (const c of obs.containers) await this.d.runtime.removeContainer(c.id).catch((e) => this.warn(`removing container: ${errorText(e)}`));
     for (const s of obs.sandboxes) await this.d.runtime.removePodSandbox(s.id).catch((e) => this.warn(`removing sandbox: ${errorText(e)}`));
     if (this.uid) await this.d.volumes.teardown(this.uid).catch((e) => this.warn(`removing volumes: ${errorText(e)}`));
-    if (this.logsOnDisk) await rm(this.logDir, { recursive: true, force: true }).catch(() => undefined);
+    if (this.d.runtime.writesLogFiles) await rm(this.logDir, { recursive: true, force: true }).catch(() => undefined);
     this.d.crashBackoff.resetPrefix(`${this.uid}/`);
     this.d.pullBackoff.resetPrefix(`${this.uid}/`);
     this.stopProbes();

@@ -56,6 +56,8 @@ export interface FakeRuntimeOptions {
   exec?: FakeExec;
   /** Sandbox IPs: the n-th sandbox (from 1) gets this (default 10.x.y.z from n). */
   podIp?: (n: number) => string;
+  /** Behave like a runtime that writes log files, so the agent makes their directories (default false: hollow nodes). */
+  writesLogFiles?: boolean;
 }
 
 interface FakeContainer {
@@ -71,6 +73,7 @@ let runtimeSeq = 0;
 
 export class FakeRuntime implements Runtime {
   readonly kind = 'fake';
+  readonly writesLogFiles: boolean;
   private readonly clock: Clock;
   private readonly startDelayMs: number;
   private readonly images = new Map<string, string>();
@@ -97,6 +100,7 @@ export class FakeRuntime implements Runtime {
     this.execFn = opts.exec;
     this.podIp = opts.podIp ?? ((n) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`);
     this.prefix = (++runtimeSeq).toString(36);
+    this.writesLogFiles = opts.writesLogFiles ?? false;
   }
 
   // ---- scripting (tests) -------------------------------------------------------------------

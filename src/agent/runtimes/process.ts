@@ -230,6 +230,7 @@ async function isExecutable(p: string): Promise<boolean> {
 
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process';
+  readonly writesLogFiles = true;
   readonly dir: string;
   private readonly clock: Clock;
   private readonly newId: () => string;

@@ -165,6 +165,12 @@ export interface RuntimeVersion {
 export interface Runtime {
   /** cri | process | fake */
   readonly kind: string;
+  /**
+   * Whether containers' output goes to files under the pod's log directory (the CRI log
+   * path), which the agent then makes and removes. False for the fake runtime of hollow
+   * nodes, which writes nothing.
+   */
+  readonly writesLogFiles: boolean;
   version(): Promise<RuntimeVersion>;
 
   // Images
