@@ -158,7 +158,9 @@ test('mounts appear as symlinks under the container root, the default working di
 
 test('stats report CPU time and resident memory of the process group', async (t) => {
   const { rt, sb, dir } = await setup(t);
-  const id = await run(rt, sb, dir, 'busy', ['sh', '-c', 'end=$(($(date +%s)+1)); while [ $(date +%s) -lt $end ]; do :; done; sleep 1000']);
+  // A fixed amount of work in the shell itself, not a wall-clock second of it: on a loaded
+  // machine a timed loop of forks can end with less than one clock tick charged to the group.
+  const id = await run(rt, sb, dir, 'busy', ['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 1000']);
   t.true(
     await until(async () => {
       const [s] = await rt.containerStats([id]);
