@@ -416,3 +416,30 @@ test('log directories: none for the fake runtime (hollow pods), made per contain
   await h.worker.idle();
   t.false(existsSync(h.worker.logDir));
 });
+
+test('a status-only change does not start a sync; a spec or metadata change does, and a finished status stops the pod', async (t) => {
+  const pod = makePod('quiet', [{ name: 'c0' }]);
+  const h = workerHarness(pod);
+  await sync(h);
+  let looks = 0;
+  const list = h.runtime.listContainers.bind(h.runtime);
+  h.runtime.listContainers = (f) => {
+    looks++;
+    return list(f);
+  };
+  const reported = h.status()!;
+  // The agent's own report coming back, at a new version: nothing to do.
+  const echoed = { ...pod, metadata: { ...pod.metadata, resourceVersion: '42' }, status: reported };
+  h.worker.update(echoed);
+  await h.worker.idle();
+  t.is(looks, 0);
+  // A label is part of what the worker acts on (the status carries nothing new, but the pod changed).
+  h.worker.update({ ...echoed, metadata: { ...echoed.metadata, resourceVersion: '43', labels: { tier: 'web' } } });
+  await h.worker.idle();
+  t.true(looks > 0);
+  // A status saying the pod finished (written by someone else) ends it even though nothing else changed.
+  h.worker.update({ ...echoed, metadata: { ...echoed.metadata, resourceVersion: '44', labels: { tier: 'web' } }, status: { ...reported, phase: 'Failed' } });
+  await h.worker.idle();
+  t.is(h.status()!.phase, 'Failed');
+  t.false((await h.runtime.listPodSandboxes()).some((s) => s.state === 'ready'));
+});

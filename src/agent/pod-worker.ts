@@ -100,6 +100,12 @@ function isFinished(c: ContainerInfo): boolean {
   return c.state === 'exited' || c.state === 'unknown';
 }
 
+/** What a worker acts on: the pod without its status and its resourceVersion. */
+function syncView(pod: Pod): string {
+  const { resourceVersion: _rv, ...meta } = pod.metadata;
+  return JSON.stringify([meta, pod.spec]);
+}
+
 /** Newest first: by attempt, then creation time. */
 function byNewest(a: ContainerInfo, b: ContainerInfo): number {
   return b.attempt - a.attempt || b.createdAt - a.createdAt;
@@ -143,6 +149,8 @@ export class PodWorker {
   private podIPs: string[] = [];
   private lastStatus: PodStatus | undefined;
   private lastStatusJson = '';
+  /** syncView of `pod` once an update has computed it. */
+  private syncViewJson: string | undefined;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.pod = pod;
@@ -181,12 +189,21 @@ export class PodWorker {
     return join(this.d.logRoot, `${this.namespace}_${this.name}_${this.uid}`);
   }
 
-  /** The assignment changed (or arrived again). */
+  /**
+   * The assignment changed (or arrived again). Like kubelet's pod config, a change of the
+   * status alone (most often the status this worker reported, coming back) does not start a
+   * sync: nothing in it tells the worker to do anything. The agent compares the status
+   * itself (checkDrift), and a status that says the pod finished still stops it here.
+   */
   update(pod: Pod): void {
     if (this.removed) return;
+    const prev = this.syncViewJson ?? syncView(this.pod);
     this.pod = pod;
+    this.syncViewJson = syncView(pod);
     const phase = pod.status?.phase;
-    if (!this.terminal && (phase === 'Succeeded' || phase === 'Failed')) this.terminal = { phase };
+    const finishing = !this.terminal && (phase === 'Succeeded' || phase === 'Failed');
+    if (finishing) this.terminal = { phase };
+    if (!finishing && prev === this.syncViewJson) return;
     this.kick();
   }
 
@@ -944,8 +961,8 @@ export class PodWorker {
       }
       return containerStatus(v, ctx);
     };
-    // This worker's own last status first: the control plane does not send a pod back to its
-    // node for a status-only change, so this.pod.status may be as old as the pod's arrival.
+    // This worker's own last status first: the control plane's copy lags behind it (and may
+    // have been written by someone else, which checkDrift answers).
     const initStatuses = init.map((v) => recorded(v, this.lastStatus?.initContainerStatuses ?? this.pod.status?.initContainerStatuses));
     const appStatuses = app.map((v) => recorded(v, this.lastStatus?.containerStatuses ?? this.pod.status?.containerStatuses));
     let phase = podPhase(this.pod, initStatuses, appStatuses, podTerminal, initialized);
