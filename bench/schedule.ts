@@ -12,7 +12,7 @@
  * replicas inherit the flags, and the window start/end lines are on the monotonic clock
  * that the profiles' timestamps use.
  */
-import { cpSync, existsSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerCluster } from '../src/cli/server-cluster.ts';
@@ -136,6 +136,18 @@ try {
   // Events written (the scheduler's Scheduled per pod, the controllers'): the recorders drop
   // what they cannot keep up with, so this shows how much of that work was done.
   const events = (await client.list('Event', { serializable: true })).items.length;
+  // Ticks that ran ≥ 5 ticks late (the replicas warn of them, summed per warning): how long
+  // each process went without running, the cause of any election above.
+  const lateTicks = [1, 2, 3].map((id) => {
+    const text = existsSync(join(dir, `server-${id}.log`)) ? readFileSync(join(dir, `server-${id}.log`), 'utf8') : '';
+    let count = 0;
+    let worstMs = 0;
+    for (const m of text.matchAll(/raft: ticks ran late (\d+) time\(s\), the worst (\d+) ms/g)) {
+      count += Number(m[1]);
+      worstMs = Math.max(worstMs, Number(m[2]));
+    }
+    return { count, worstMs };
+  });
   const result = {
     bench: 'schedule',
     nodes: args.nodes,
@@ -155,6 +167,8 @@ try {
     // Pod changes the watch saw per pod (create, bind, status reports, ...): each one is a
     // committed write that every replica applied.
     podWritesPerPod: round(podEvents / args.pods, 2),
+    lateTicks: lateTicks.reduce((a, b) => a + b.count, 0),
+    worstTickGapMs: Math.max(...lateTicks.map((l) => l.worstMs)),
     totalCpuUsPerPod: Math.round((cpuMs * 1000 + followerCpuUs + benchCpuUs) / args.pods),
   };
   console.log(JSON.stringify(result));

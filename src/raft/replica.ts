@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import { decodeConfChange, encodeConfChange } from './codec.ts';
+import { LateTicks } from './late-ticks.ts';
 import { LogStore } from './log-store.ts';
 import { DEFAULT_CONFIG, Raft } from './raft.ts';
 import { GrpcTransport } from './transport.ts';
@@ -254,10 +255,17 @@ export class Replica {
       logger: this.log,
     });
     this.port = await this.transport.start();
+    const tickMs = o.tickMs ?? 20;
+    const late = new LateTicks(tickMs);
+    let lastTick = this.clock.now();
     this.tickHandle = this.clock.setInterval(() => {
+      const now = this.clock.now();
+      const line = late.note(now - lastTick, now, this.raft.role);
+      if (line) this.log.warn(line);
+      lastTick = now;
       this.raft.tick();
       this.schedule();
-    }, o.tickMs ?? 20);
+    }, tickMs);
     this.schedule();
   }
 
