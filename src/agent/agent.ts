@@ -65,7 +65,7 @@ export interface AgentOptions {
   statusBatchMax?: number;
   /** Usage sampling and reporting period (ms, default 10 s). */
   usageIntervalMs?: number;
-  /** Node usage from the host (/proc) rather than the sum of the containers (default: not for fake). */
+  /** Node usage from the host (/proc) rather than the sum of the containers (default: the runtime's runsOnHost). */
   hostStats?: boolean;
   mounter?: Mounter;
   prober?: ProbeExecutor;
@@ -697,7 +697,7 @@ export class Agent {
     this.prevStats = next;
     let nodeCpu = sumCpu;
     let nodeMem = sumMem;
-    if (this.o.hostStats ?? this.runtime.kind !== 'fake') {
+    if (this.o.hostStats ?? this.runtime.runsOnHost) {
       const host = this.hostUsage();
       if (host) {
         nodeCpu = host.cpu;

@@ -313,6 +313,7 @@ function codeOf(e: unknown): grpc.status | undefined {
 export class CriRuntime implements Runtime {
   readonly kind = 'cri';
   readonly writesLogFiles = true;
+  readonly runsOnHost = true;
   readonly socket: string;
   private readonly runtimeClient: ServiceClient;
   private readonly imageClient: ServiceClient;

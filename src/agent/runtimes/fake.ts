@@ -74,6 +74,7 @@ let runtimeSeq = 0;
 export class FakeRuntime implements Runtime {
   readonly kind = 'fake';
   readonly writesLogFiles: boolean;
+  readonly runsOnHost = false;
   private readonly clock: Clock;
   private readonly startDelayMs: number;
   private readonly images = new Map<string, string>();

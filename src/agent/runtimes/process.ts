@@ -231,6 +231,7 @@ async function isExecutable(p: string): Promise<boolean> {
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process';
   readonly writesLogFiles = true;
+  readonly runsOnHost = true;
   readonly dir: string;
   private readonly clock: Clock;
   private readonly newId: () => string;

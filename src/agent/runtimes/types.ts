@@ -171,6 +171,11 @@ export interface Runtime {
    * nodes, which writes nothing.
    */
   readonly writesLogFiles: boolean;
+  /**
+   * Whether its containers run on this host, so that the host's CPU and memory are the
+   * node's usage. False for the fake runtime: a hollow node's usage is its pods' usage.
+   */
+  readonly runsOnHost: boolean;
   version(): Promise<RuntimeVersion>;
 
   // Images
