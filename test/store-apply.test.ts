@@ -142,6 +142,25 @@ for (const b of backends) {
     t.is(store.get('Deployment', 'default', 'web')!.metadata.resourceVersion, '4');
   });
 
+  test(name('metadata keeps the request\'s key order with server fields after it; a "__proto__" key stays an own data property'), async (t) => {
+    const { feed } = await setup(t, b);
+    const req = cm('p');
+    req.metadata = JSON.parse('{"labels":{"a":"b"},"name":"p","__proto__":{"polluted":true},"namespace":"default","uid":"uid-p","deletionTimestamp":"2020-01-01T00:00:00Z"}');
+    const created = ok(t, await feed.one({ op: 'create', object: req, now: NOW })).object!;
+    t.deepEqual(Object.keys(created.metadata), ['labels', 'name', '__proto__', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp']);
+    t.is(Object.getPrototypeOf(created.metadata), Object.prototype);
+    t.deepEqual(Object.getOwnPropertyDescriptor(created.metadata, '__proto__')?.value, { polluted: true });
+    t.is(({} as { polluted?: boolean }).polluted, undefined);
+    const upd = cm('p');
+    upd.metadata = JSON.parse('{"__proto__":{"again":1},"name":"p","namespace":"default","annotations":{"x":"y"},"generation":7}');
+    const updated = ok(t, await feed.one({ op: 'update', object: upd, now: NOW })).object!;
+    t.deepEqual(Object.keys(updated.metadata), ['__proto__', 'name', 'namespace', 'annotations', 'generation', 'uid', 'resourceVersion', 'creationTimestamp']);
+    t.is(Object.getPrototypeOf(updated.metadata), Object.prototype);
+    t.deepEqual(Object.getOwnPropertyDescriptor(updated.metadata, '__proto__')?.value, { again: 1 });
+    t.is(updated.metadata.generation, 1, 'generation is the server\'s');
+    t.is(updated.metadata.uid, 'uid-p');
+  });
+
   test(name('generation moves only when spec changes; kinds without spec keep theirs; identical update writes nothing'), async (t) => {
     const { store, feed } = await setup(t, b);
     ok(t, await feed.one({ op: 'create', object: deploy('web', 1), now: NOW }));

@@ -127,20 +127,30 @@ function checkPrecondition(t: Target, stored: StoredObject, p: Precondition | un
   return undefined;
 }
 
-/** Drop keys whose value is undefined, so stored metadata stays tidy and compares equal. */
-function tidy(m: ObjectMeta): ObjectMeta {
-  // Copied rather than `delete`d: deleting keys turns an object into a slow dictionary,
-  // and stored metadata is read (compared, encoded, frozen) on every later write.
-  const ks = Object.keys(m);
-  let i = 0;
-  while (i < ks.length && m[ks[i]!] !== undefined) i++;
-  if (i === ks.length) return m;
+/**
+ * `{ ...base, ...over }` without its undefined values, in one pass: the keys of `base` in
+ * their order (a key of `over` replacing its value), then the other keys of `over`. Copied
+ * key by key rather than spread and then `delete`d (deleting keys turns an object into a
+ * slow dictionary, and stored metadata is read on every later write) or spread and copied
+ * again: that took ~5 µs of every update's apply, on every replica.
+ */
+function overlay(base: ObjectMeta, over: Record<string, unknown>): ObjectMeta {
   const out: Record<string, unknown> = {};
-  for (const k of ks) {
-    const v = m[k];
-    if (v !== undefined) out[k] = v;
+  for (const k of Object.keys(base)) {
+    const v = Object.hasOwn(over, k) ? over[k] : base[k];
+    if (v !== undefined) putData(out, k, v);
+  }
+  for (const k of Object.keys(over)) {
+    const v = over[k];
+    if (v !== undefined && !Object.hasOwn(base, k)) putData(out, k, v);
   }
   return out as ObjectMeta;
+}
+
+/** out[k] = v, where a "__proto__" key (the decoder keeps one as an own property) stays data. */
+function putData(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
 }
 
 function event(type: ChangeEvent['type'], t: Target, object: StoredObject, prev: StoredObject | undefined, rv: number): ChangeEvent {
@@ -228,8 +238,7 @@ function create(cmd: CreateCommand, rv: number, txn: Txn, kinds: KindInfoFn): Re
   if (typeof uid !== 'string' || uid === '') {
     return failure('Invalid', `${t.info.plural} "${t.name}": metadata.uid: Required value: the proposer must set the uid`);
   }
-  const metadata: ObjectMeta = {
-    ...req.metadata,
+  const metadata = overlay(req.metadata, {
     namespace: t.info.namespaced ? t.namespace : undefined,
     resourceVersion: String(rv),
     generation: 1,
@@ -237,8 +246,8 @@ function create(cmd: CreateCommand, rv: number, txn: Txn, kinds: KindInfoFn): Re
     // A new object is never being deleted.
     deletionTimestamp: undefined,
     deletionGracePeriodSeconds: undefined,
-  };
-  const object = deepFreeze({ ...req, metadata: tidy(metadata) });
+  });
+  const object = deepFreeze({ ...req, metadata });
   txn.put(t.key, object, event('ADDED', t, object, undefined, rv));
   return { ok: true, object };
 }
@@ -259,8 +268,7 @@ function update(cmd: UpdateCommand, rv: number, txn: Txn, kinds: KindInfoFn): Re
       return failure('Invalid', `${t.info.plural} "${t.name}": metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`);
     }
   }
-  const metadata = tidy({
-    ...req.metadata,
+  const metadata = overlay(req.metadata, {
     name: t.name,
     namespace: t.info.namespaced ? t.namespace : undefined,
     uid: pm.uid,
