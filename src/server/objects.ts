@@ -29,6 +29,7 @@ import {
   type StoredObject,
   type WatchEvent,
   type WatchHandle,
+  withoutKeys,
 } from '../store/index.ts';
 import { ApiError, fieldErrors, fromFailure, invalidArgument, notFound } from './errors.ts';
 import { status } from '@grpc/grpc-js';
@@ -437,9 +438,8 @@ export class ObjectsApi {
   private admitNew(input: PlainObject, info: KindInfo): PlainObject {
     const size = Buffer.byteLength(JSON.stringify(input));
     if (size > MAX_OBJECT_BYTES) throw new ApiError(status.RESOURCE_EXHAUSTED, `object is too large: ${size} bytes, the limit is ${MAX_OBJECT_BYTES}`);
-    const m = { ...meta(input) };
+    const m = withoutKeys(meta(input), SERVER_SET_ON_CREATE);
     if (!m.name && m.generateName) m.name = `${m.generateName}${randomSuffix()}`;
-    for (const k of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete m[k];
     let obj = defaultObject({ ...input, metadata: m } as ApiObject) as PlainObject;
     const errs = validateObject(obj, { operation: 'create' });
     if (errs.length > 0) throw fieldErrors(info.kind, str(m.name) || str(m.generateName), errs);
@@ -545,10 +545,14 @@ function withNamespace(o: PlainObject, info: KindInfo, ns: string): PlainObject 
   return { ...o, metadata: { ...meta(o), namespace: ns } };
 }
 
+/** Metadata the server sets on an update, whatever the client sent. */
+const SERVER_SET_ON_UPDATE: ReadonlySet<string> = new Set(['resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']);
+/** ... and on a create, the uid too. */
+const SERVER_SET_ON_CREATE: ReadonlySet<string> = new Set([...SERVER_SET_ON_UPDATE, 'uid']);
+
 /** Drop what the server owns from a client's object before an update. */
 function stripServerFields(o: PlainObject): PlainObject {
-  const m = { ...meta(o) };
-  for (const k of ['resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete m[k];
+  const m = withoutKeys(meta(o), SERVER_SET_ON_UPDATE);
   const { status: _status, ...rest } = o;
   return { ...rest, metadata: m };
 }

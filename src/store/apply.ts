@@ -7,7 +7,7 @@
  * every replica on the same committed entries and must reach the same bytes.
  */
 import type { BatchCommand, BindCommand, Command, CreateCommand, DeleteCommand, Precondition, UpdateCommand, UpdateStatusCommand } from './commands.ts';
-import { addSeconds, deepEqual, deepFreeze, fullKey, SEP } from './object-util.ts';
+import { addSeconds, deepEqual, deepFreeze, fullKey, putData, SEP } from './object-util.ts';
 import type { ChangeEvent, Failure, FailureCode, JsonObject, KindInfo, KindInfoFn, ObjectMeta, Result, StoredObject } from './types.ts';
 
 /** One pending change: the object's new state, or null when it is removed. */
@@ -147,11 +147,6 @@ function overlay(base: ObjectMeta, over: Record<string, unknown>): ObjectMeta {
   return out as ObjectMeta;
 }
 
-/** out[k] = v, where a "__proto__" key (the decoder keeps one as an own property) stays data. */
-function putData(out: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else out[k] = v;
-}
 
 function event(type: ChangeEvent['type'], t: Target, object: StoredObject, prev: StoredObject | undefined, rv: number): ChangeEvent {
   const e: ChangeEvent = { type, object, rv, kind: t.kind, namespace: t.namespace };

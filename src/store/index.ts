@@ -56,3 +56,4 @@ export {
   type WatchHandle,
 } from './watch.ts';
 export { SecretCipher, SecretCipherError, ENCRYPTION_ALG, type EncryptedData } from './encryption.ts';
+export { withoutKeys } from './object-util.ts';
