@@ -50,6 +50,7 @@ try {
   const watcher = new BerthClient({ endpoints: [cluster.apiAddresses()[followerId - 1]!] });
   const added = new Map<string, number>();
   const running = new Map<string, number>();
+  const bound = new Map<string, number>();
   let done: () => void = () => {};
   const allRunning = new Promise<void>((r) => (done = r));
   let podEvents = 0;
@@ -66,6 +67,7 @@ try {
       const now = performance.now();
       podEvents++;
       if (ev.type === 'ADDED' && !added.has(name)) added.set(name, now);
+      if ((ev.object?.spec as { nodeName?: string } | undefined)?.nodeName && !bound.has(name)) bound.set(name, now);
       if ((ev.object?.status as { phase?: string } | undefined)?.phase === 'Running' && !running.has(name)) {
         running.set(name, now);
         if (running.size >= args.pods) done();
@@ -122,6 +124,10 @@ try {
   clearInterval(progress);
   const wall = Math.max(...running.values()) - Math.min(...added.values());
   const lat = [...running].map(([n, t]) => t - (added.get(n) ?? t)).sort((a, b) => a - b);
+  // The two halves: waiting to be scheduled (creation → bound), and the node's part with the
+  // status report (bound → Running).
+  const toBind = [...bound].map(([n, t]) => t - (added.get(n) ?? t)).sort((a, b) => a - b);
+  const toRun = [...running].map(([n, t]) => t - (bound.get(n) ?? t)).sort((a, b) => a - b);
   log(`window end ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
   const dead = [1, 2, 3].filter((id, i) => !cluster.running(id) || !existsSync(`/proc/${replicaPids[i]}`));
   if (dead.length > 0) throw new Error(`replica(s) ${dead.join(', ')} exited during the run; --keepLogs 1 keeps their logs`);
@@ -155,6 +161,10 @@ try {
     podsPerSec: Math.round((args.pods / wall) * 1000),
     p50Ms: round(percentile(lat, 50), 0),
     p99Ms: round(percentile(lat, 99), 0),
+    bindP50Ms: round(percentile(toBind, 50), 0),
+    bindP99Ms: round(percentile(toBind, 99), 0),
+    runP50Ms: round(percentile(toRun, 50), 0),
+    runP99Ms: round(percentile(toRun, 99), 0),
     wallMs: Math.round(wall),
     leaderCpuUsPerPod: Math.round((cpuMs * 1000) / args.pods),
     leaderRssMb: Math.round(procRssBytes(leaderPid) / 2 ** 20),
