@@ -8,7 +8,7 @@ import test from 'ava';
 import { MemoryKV, ObjectStore, type Command, type Result, type StoredObject } from '../src/store/index.ts';
 import { EntryFeeder, testKindInfo } from '../src/store/testing.ts';
 import type { Clock } from '../src/controllers/types.ts';
-import { AssignmentDispatcher, type AssignmentBatchOut, type Subscription } from '../src/server/agents/dispatcher.ts';
+import { AssignmentDispatcher, statusOnlyChange, type AssignmentBatchOut, type Subscription } from '../src/server/agents/dispatcher.ts';
 import { Liveness } from '../src/server/agents/liveness.ts';
 import { NodeMonitor, readyCondition, UNKNOWN_MESSAGE, UNKNOWN_REASON } from '../src/server/agents/node-monitor.ts';
 import { keyOf, nodeOf, podRefs, splitKey } from '../src/server/agents/refs.ts';
@@ -189,6 +189,59 @@ test('incremental: bind, reference changes, unreference and delete reach only th
   t.deepEqual(a.state(), {});
   t.deepEqual(a.duplicates, []);
   t.is(Number(a.batches.at(-1)!.resourceVersion), store.appliedIndex());
+});
+
+test('a node\'s own status report is not sent back to it; a status written by anyone else is, and a reconnect brings the latest', async (t) => {
+  const { store, feed } = await memStore();
+  const h = harness(store);
+  const a = new ModelAgent();
+  h.connect(a, 'a', '');
+  const p = pod('p', 'a');
+  await feed.one(create(p));
+  h.drain();
+  const uid = String(p.metadata.uid);
+  const status = (phase: string, reporter?: string): Command => {
+    const c: Command = { op: 'updateStatus', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', uid }, status: { phase } }, precondition: { uid }, now: NOW };
+    if (reporter) c.reporter = reporter;
+    return c;
+  };
+  const sent = () => a.batches.flatMap((b) => b.items.map((i) => `${i.type} ${(i.object.status as { phase?: string } | undefined)?.phase ?? ''}`));
+  t.deepEqual(sent(), ['ADDED Pending']);
+  await feed.one(status('Running', 'a'));
+  h.drain();
+  t.deepEqual(sent(), ['ADDED Pending'], 'its own report is not echoed');
+  await feed.one(status('Failed', 'b'));
+  h.drain();
+  await feed.one(status('Unknown'));
+  h.drain();
+  t.deepEqual(sent(), ['ADDED Pending', 'MODIFIED Failed', 'MODIFIED Unknown'], 'a status from another reporter, or from none (a controller), is sent');
+  // Anything else that changes goes out, whoever wrote it.
+  await feed.one(update({ ...store.get('Pod', 'default', 'p')!, metadata: { name: 'p', namespace: 'default', labels: { x: 'y' } } }));
+  h.drain();
+  t.is(sent().length, 4);
+  await feed.one(status('Running', 'a'));
+  h.drain();
+  t.is(sent().length, 4);
+  // The index kept the newest object: a new stream starts from it.
+  const again = new ModelAgent();
+  h.connect(again, 'a', '');
+  h.drain();
+  t.deepEqual(again.state(), expected(store, 'a'));
+  t.is((again.held.get('Pod/default/p')!.object.status as { phase: string }).phase, 'Running');
+  t.deepEqual(a.duplicates, []);
+});
+
+test('statusOnlyChange: the status and resourceVersion alone differ', (t) => {
+  const base = pod('q', 'a');
+  const next = { ...base, metadata: { ...base.metadata, resourceVersion: '9' }, status: { phase: 'Running' } };
+  t.true(statusOnlyChange(base, next));
+  t.true(statusOnlyChange(base, { ...base, status: undefined as never }));
+  t.false(statusOnlyChange(base, { ...next, metadata: { ...next.metadata, labels: { a: 'b' } } }));
+  t.false(statusOnlyChange(base, { ...next, spec: { ...base.spec } }), 'an equal copy of the spec counts as a change');
+  const { apiVersion: _v, ...noVersion } = next;
+  t.false(statusOnlyChange(base, noVersion as StoredObject));
+  const { uid: _u, ...noUid } = next.metadata;
+  t.false(statusOnlyChange(base, { ...next, metadata: noUid }));
 });
 
 test('changes applied together are coalesced into one batch', async (t) => {

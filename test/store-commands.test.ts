@@ -12,6 +12,7 @@ test('every command round-trips through encode/decode', (t) => {
     { op: 'create', object: obj, now: NOW },
     { op: 'update', object: obj, precondition: { resourceVersion: '7', uid: 'u1' }, now: NOW },
     { op: 'updateStatus', object: { ...obj, status: { phase: 'Running' } }, now: NOW },
+    { op: 'updateStatus', object: { ...obj, status: { phase: 'Running' } }, now: NOW, reporter: 'node-1' },
     { op: 'delete', kind: 'Pod', namespace: 'default', name: 'p', gracePeriodSeconds: 0, precondition: { uid: 'u' }, now: NOW },
     { op: 'delete', kind: 'Node', name: 'n1', now: NOW },
     { op: 'batch', commands: [{ op: 'create', object: obj, now: NOW }, { op: 'noop' }] },
@@ -33,6 +34,7 @@ test('decode says what is wrong with a malformed command', (t) => {
   bad({ op: 'create', object: { ...obj, metadata: { name: 5 } }, now: NOW }, 'command.object.metadata.name: must be a string, got a number');
   bad({ op: 'create', object: { ...obj, spec: [] }, now: NOW }, 'command.object.spec: must be an object, got an array');
   bad({ op: 'update', object: obj, precondition: { resourceVersion: 7 }, now: NOW }, 'command.precondition.resourceVersion: must be a string, got a number');
+  bad({ op: 'updateStatus', object: obj, now: NOW, reporter: 5 }, 'command.reporter: must be a string, got a number');
   bad({ op: 'delete', kind: 'Pod', name: 'p', gracePeriodSeconds: -1, now: NOW }, /gracePeriodSeconds: must be a non-negative integer/);
   bad({ op: 'batch', commands: [{ op: 'batch', commands: [] }] }, 'command.commands[0].op: a batch cannot contain a batch');
   bad({ op: 'batch', commands: [{ op: 'create', now: NOW }] }, 'command.commands[0].object: must be an object, got undefined');

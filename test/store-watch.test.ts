@@ -109,6 +109,26 @@ test('watches from any kept version replay history then live events: no gap, no 
   }
 });
 
+test('a status written for a reporter names it as the event\'s origin, live, replayed and filtered; other writes name none', async (t) => {
+  const store = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
+  const feed = new EntryFeeder(store);
+  await feed.one({ op: 'create', object: pod('p', 'a', 'Pending'), now: NOW });
+  const live: WatchEvent[] = [];
+  const filtered: WatchEvent[] = [];
+  store.watch({ kind: 'Pod' }, (e) => live.push(e));
+  store.watch({ kind: 'Pod', filter: (o) => o.metadata.name === 'p' }, (e) => filtered.push(e));
+  await feed.one({ op: 'updateStatus', object: pod('p', 'a', 'Running'), now: NOW, reporter: 'node-1' });
+  await feed.one({ op: 'updateStatus', object: pod('p', 'a', 'Failed'), now: NOW });
+  const replayed: WatchEvent[] = [];
+  store.watch({ kind: 'Pod', fromResourceVersion: '1' }, (e) => replayed.push(e));
+  const origins = (es: WatchEvent[]) => es.map((e) => (e.type === 'MODIFIED' ? (e.origin ?? '-') : e.type));
+  t.deepEqual(origins(live), ['node-1', '-']);
+  t.deepEqual(origins(filtered), ['node-1', '-']);
+  t.deepEqual(origins(replayed), ['node-1', '-']);
+  t.false('origin' in live[1]!, 'no origin key at all when there is none');
+  await store.close();
+});
+
 test('a filtered watch turns objects leaving the filter into DELETED and entering it into ADDED', async (t) => {
   const store = await ObjectStore.open(new MemoryKV(), { kindInfo: testKindInfo });
   const feed = new EntryFeeder(store);

@@ -301,7 +301,9 @@ function updateStatus(cmd: UpdateStatusCommand, rv: number, txn: Txn, kinds: Kin
   if (req.status === undefined) delete next.status;
   else next.status = req.status;
   const object = deepFreeze(next);
-  txn.put(t.key, object, event('MODIFIED', t, object, prev, rv));
+  const ev = event('MODIFIED', t, object, prev, rv);
+  if (cmd.reporter !== undefined) ev.origin = cmd.reporter;
+  txn.put(t.key, object, ev);
   return { ok: true, object, prev };
 }
 

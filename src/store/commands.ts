@@ -53,6 +53,12 @@ export interface UpdateStatusCommand {
   object: StoredObject;
   precondition?: Precondition;
   now: string;
+  /**
+   * Who reported this status, when it is a node's agent reporting its pod: the change's
+   * watch event carries it as `origin`, so the agent's assignment stream need not send the
+   * agent its own report back.
+   */
+  reporter?: string;
 }
 
 /** Delete an object, or mark it for deletion (finalizers, graceful pod termination). */
@@ -221,6 +227,7 @@ function checkCommand(v: unknown, path: string, top: boolean): asserts v is Comm
       checkObject(v.object, `${path}.object`);
       checkPrecondition(v.precondition, `${path}.precondition`);
       str(v, 'now', path);
+      str(v, 'reporter', path, true);
       return;
     case 'delete': {
       str(v, 'kind', path);

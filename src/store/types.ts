@@ -116,4 +116,6 @@ export interface ChangeEvent {
   kind: string;
   /** '' for cluster-scoped objects. */
   namespace: string;
+  /** Who reported the change, when its command said so (UpdateStatusCommand.reporter). */
+  origin?: string;
 }

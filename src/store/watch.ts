@@ -41,7 +41,8 @@ export interface WatchOptions {
 }
 
 export type WatchEvent =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: StoredObject; resourceVersion: string }
+  /** `origin`: who reported the change, when its command said so (a node's agent). */
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: StoredObject; resourceVersion: string; origin?: string }
   /** No change: the watcher has seen everything up to `resourceVersion`. `object` carries only kind and metadata.resourceVersion. */
   | { type: 'BOOKMARK'; object: StoredObject; resourceVersion: string }
   /** The watch is over (the store was restored from a snapshot, or the callback threw); relist. */
@@ -276,13 +277,14 @@ export class WatchHub {
     if (w.name !== undefined && w.name !== e.object.metadata.name) return;
     const resourceVersion = String(e.rv);
     if (!w.filter) {
-      w.onEvent({ type: e.type, object: e.object, resourceVersion });
+      w.onEvent(e.origin === undefined ? { type: e.type, object: e.object, resourceVersion } : { type: e.type, object: e.object, resourceVersion, origin: e.origin });
       return;
     }
     const now = e.type !== 'DELETED' && w.filter(e.object);
     const before = e.prev !== undefined && w.filter(e.prev);
     if (now) {
-      w.onEvent({ type: before ? 'MODIFIED' : 'ADDED', object: e.object, resourceVersion });
+      const type = before ? 'MODIFIED' : 'ADDED';
+      w.onEvent(e.origin === undefined ? { type, object: e.object, resourceVersion } : { type, object: e.object, resourceVersion, origin: e.origin });
     } else if (before) {
       w.onEvent({ type: 'DELETED', object: e.type === 'DELETED' ? e.object : this.stampedPrev(e), resourceVersion });
     }

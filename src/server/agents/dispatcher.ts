@@ -391,6 +391,14 @@ export class AssignmentDispatcher {
       for (const r of old.refs) this.unref(old.node, r, true);
     }
     if (!node) return;
+    if (old && old.node === node && old.uid === uid && ev.origin === node && statusOnlyChange(old.object, pod)) {
+      // The node's own status report, written: its agent knows it already. Nothing it acts
+      // on changed (references come from the spec), so only the index keeps the new object.
+      const entry: PodEntry = { ...old, object: pod };
+      this.pods.set(key, entry);
+      this.nodePods.get(node)!.set(key, entry);
+      return;
+    }
     if (old && old.node === node && old.uid === uid) {
       const refs = podRefs(pod);
       const added = refs.filter((r) => !old.refs.includes(r));
@@ -566,4 +574,21 @@ export class AssignmentDispatcher {
     }
     return items;
   }
+}
+
+/**
+ * `next` differs from `prev` in its status and resourceVersion alone, as an updateStatus
+ * write makes it: every other field is the same value (the store keeps the unchanged parts
+ * of an object, so a reference comparison suffices; a copy that is equal counts as a change).
+ */
+export function statusOnlyChange(prev: StoredObject, next: StoredObject): boolean {
+  const a = prev as unknown as Record<string, unknown>;
+  const b = next as unknown as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (k !== 'status' && k !== 'metadata' && b[k] !== a[k]) return false;
+  for (const k of Object.keys(a)) if (k !== 'status' && k !== 'metadata' && !Object.hasOwn(b, k)) return false;
+  const am = prev.metadata as Record<string, unknown>;
+  const bm = next.metadata as Record<string, unknown>;
+  for (const k of Object.keys(bm)) if (k !== 'resourceVersion' && bm[k] !== am[k]) return false;
+  for (const k of Object.keys(am)) if (k !== 'resourceVersion' && !Object.hasOwn(bm, k)) return false;
+  return true;
 }

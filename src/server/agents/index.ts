@@ -343,7 +343,7 @@ export class AgentsControl {
       const complete = Boolean(pod.metadata.deletionTimestamp) && allStopped(pod, r.status);
       // Agents report again and again; an unchanged status costs no proposal.
       if (!complete && sameJson(pod.status, r.status)) continue;
-      updates.push({ namespace: r.ns, name: r.name, uid: r.uid, status: r.status, complete, size: r.size });
+      updates.push({ namespace: r.ns, name: r.name, uid: r.uid, status: r.status, complete, size: r.size, node });
       keys.push(key);
     }
     this.recordUsage(node, req);

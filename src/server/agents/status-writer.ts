@@ -10,7 +10,7 @@
  * again, a bounded number of times.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { Command, Result } from '../../store/index.ts';
+import type { Command, Result, UpdateStatusCommand } from '../../store/index.ts';
 import { ApiError, fromFailure } from '../errors.ts';
 
 export interface StatusUpdate {
@@ -22,6 +22,8 @@ export interface StatusUpdate {
   complete: boolean;
   /** Approximate encoded size, for the proposal size cap. */
   size: number;
+  /** The node whose agent reported it (the write's watch event names it as its origin). */
+  node?: string;
 }
 
 export type Outcome = 'written' | 'dropped';
@@ -129,12 +131,14 @@ export class StatusWriter {
       const now = this.d.now();
       for (const e of live) {
         const u = e.update;
-        commands.push({
+        const cmd: UpdateStatusCommand = {
           op: 'updateStatus',
           object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: u.name, namespace: u.namespace, uid: u.uid }, status: u.status as never },
           precondition: { uid: u.uid, term },
           now,
-        });
+        };
+        if (u.node !== undefined) cmd.reporter = u.node;
+        commands.push(cmd);
         owner.push(e);
         if (u.complete) {
           commands.push({ op: 'delete', kind: 'Pod', namespace: u.namespace, name: u.name, precondition: { uid: u.uid, term }, gracePeriodSeconds: 0, now });
