@@ -123,3 +123,15 @@ test('toMilli, toBytes and constructors', (t) => {
   t.is(parseQuantity('-2').sign(), -1);
   t.true(parseQuantity('0Gi').isZero());
 });
+
+test('tryParseQuantity answers the same the second time (results are kept), malformed texts included', (t) => {
+  for (const text of ['250m', '1.5Gi', '1 Gi', '', '12e3']) {
+    const first = tryParseQuantity(text);
+    const again = tryParseQuantity(text);
+    t.is(again?.toString(), first?.toString());
+    t.is(again === undefined, first === undefined);
+    if (first) t.is(first.toString(), parseQuantity(text).toString());
+  }
+  t.is(tryParseQuantity(0.5)?.toString(), '500m');
+  t.is(tryParseQuantity({}), undefined);
+});

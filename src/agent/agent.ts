@@ -482,14 +482,14 @@ export class Agent {
       prober: this.prober,
       ...(this.runtimeName ? { runtimeName: this.runtimeName } : {}),
       knownSandboxes: (uid) => (this.sandboxesByUid ? (this.sandboxesByUid.get(uid) ?? []) : undefined),
-      onStatus: (pod, status) => {
+      onStatus: (pod, _status, _force, json) => {
         if (!this.pods.has(pod.metadata.uid ?? '')) return;
         this.reporter.report({
           namespace: pod.metadata.namespace ?? 'default',
           name: pod.metadata.name ?? '',
           uid: pod.metadata.uid ?? '',
           generation: pod.metadata.generation ?? 0,
-          status_json: JSON.stringify(status),
+          status_json: json,
         });
       },
       onGone: (uid) => {

@@ -9,8 +9,17 @@ import type { ContainerInfo } from './runtimes/types.ts';
 /** Kubernetes times are RFC 3339 with whole seconds. */
 export function apiTime(ms: number | undefined): string | undefined {
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0) return undefined;
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  // A status asks for the same few seconds over and over: the last one is kept made.
+  const sec = Math.floor(ms / 1000);
+  if (sec !== lastApiSecond) {
+    lastApiSecond = sec;
+    lastApiTime = new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
+  }
+  return lastApiTime;
 }
+
+let lastApiSecond = Number.NaN;
+let lastApiTime = '';
 
 export interface Waiting {
   reason: string;

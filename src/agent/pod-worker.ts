@@ -54,8 +54,11 @@ export interface PodWorkerDeps {
    * status call per sandbox under CRI), which made a burst of pods quadratic.
    */
   knownSandboxes?(uid: string): string[] | undefined;
-  /** A new status for the pod; `force` asks for it to be sent even if unchanged. */
-  onStatus(pod: Pod, status: PodStatus, force: boolean): void;
+  /**
+   * A new status for the pod; `force` asks for it to be sent even if unchanged. `json` is
+   * the status as JSON, already made to compare it with the last one.
+   */
+  onStatus(pod: Pod, status: PodStatus, force: boolean, json: string): void;
   /** The pod is gone from the node: containers, sandbox, volumes and logs removed. */
   onGone(uid: string): void;
 }
@@ -69,9 +72,20 @@ interface Observed {
   containers: ContainerInfo[];
 }
 
-/** A stable hash of a container's spec: a change (e.g. a new image) means a restart. */
+const hashes = new WeakMap<Container, string>();
+
+/**
+ * A stable hash of a container's spec: a change (e.g. a new image) means a restart. Kept
+ * per spec object (a pod's spec is replaced, never changed in place, when it is updated),
+ * since a sync asks for it when starting the container and again when checking it.
+ */
 export function containerHash(c: Container): string {
-  return createHash('sha256').update(stableJson(c)).digest('hex').slice(0, 16);
+  let h = hashes.get(c);
+  if (h === undefined) {
+    h = createHash('sha256').update(stableJson(c)).digest('hex').slice(0, 16);
+    hashes.set(c, h);
+  }
+  return h;
 }
 
 function stableJson(v: unknown): string {
@@ -993,12 +1007,12 @@ export class PodWorker {
     this.lastStatus = status;
     if (json === this.lastStatusJson && !force) return;
     this.lastStatusJson = json;
-    this.d.onStatus(this.pod, status, force);
+    this.d.onStatus(this.pod, status, force, json);
   }
 
   /** Send the current status again (the control plane's copy differs from ours). */
   resend(): void {
-    if (this.lastStatus) this.d.onStatus(this.pod, this.lastStatus, true);
+    if (this.lastStatus) this.d.onStatus(this.pod, this.lastStatus, true, this.lastStatusJson);
   }
 
   private warn(s: string): void {

@@ -267,15 +267,35 @@ export function parseQuantity(input: string | number): Quantity {
   return Quantity.parse(input);
 }
 
-/** Parses a quantity, or returns undefined when it is malformed. */
+/**
+ * Parses a quantity, or returns undefined when it is malformed. Quantities are immutable and
+ * the same few texts ("250m", "128Mi") come back for every pod, so the results for texts are
+ * kept in a bounded table (emptied when full).
+ */
 export function tryParseQuantity(input: unknown): Quantity | undefined {
-  if (typeof input !== 'string' && typeof input !== 'number') return undefined;
-  try {
-    return Quantity.parse(input);
-  } catch {
-    return undefined;
+  if (typeof input === 'number') {
+    try {
+      return Quantity.parse(input);
+    } catch {
+      return undefined;
+    }
   }
+  if (typeof input !== 'string') return undefined;
+  const known = parsed.get(input);
+  if (known !== undefined || parsed.has(input)) return known;
+  let q: Quantity | undefined;
+  try {
+    q = Quantity.parse(input);
+  } catch {
+    q = undefined;
+  }
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(input, q);
+  return q;
 }
+
+const PARSED_MAX = 4096;
+const parsed = new Map<string, Quantity | undefined>();
 
 /** Compares two quantities given as text, numbers or Quantity values. */
 export function compareQuantities(a: Quantity | string | number, b: Quantity | string | number): -1 | 0 | 1 {
