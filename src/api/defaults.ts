@@ -10,7 +10,7 @@
 
 import { toStorageVersion } from './convert.ts';
 import { kindForVersion } from './kinds.ts';
-import { Quantity, tryParseQuantity } from './quantity.ts';
+import { tryParseQuantity } from './quantity.ts';
 import type { FieldSchema } from './schema.ts';
 import { schemaFor } from './schema-kinds.ts';
 import type { ApiObject } from './types.ts';
@@ -402,13 +402,7 @@ function defaultHPA(o: Obj): void {
 function canonicalizeQuantities(value: unknown, schema: FieldSchema): unknown {
   switch (schema.type) {
     case 'quantity':
-      if (typeof value === 'string' || typeof value === 'number') {
-        try {
-          return Quantity.parse(value).toString();
-        } catch {
-          return value;
-        }
-      }
+      if (typeof value === 'string' || typeof value === 'number') return tryParseQuantity(value)?.toString() ?? value;
       return value;
     case 'list':
       return Array.isArray(value) ? value.map((v) => canonicalizeQuantities(v, schema.items!)) : value;

@@ -53,6 +53,8 @@ export class Quantity {
   private readonly units: bigint;
   private readonly scale: number;
   readonly format: QuantityFormat;
+  /** The canonical text, made on first use (the value never changes). */
+  private text: string | undefined;
 
   private constructor(units: bigint, scale: number, format: QuantityFormat) {
     // Keep the representation minimal so equal values have equal fields.
@@ -215,6 +217,10 @@ export class Quantity {
 
   /** The canonical text, as the API server would store it. */
   toString(): string {
+    return (this.text ??= this.canonical());
+  }
+
+  private canonical(): string {
     if (this.units === 0n) return '0';
     let format = this.format;
     if (format === 'BinarySI') {

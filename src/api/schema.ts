@@ -12,7 +12,7 @@
  */
 
 import { FieldError, child, index, invalid, key, notSupported, required, unknownField } from './field-error.ts';
-import { Quantity, QuantityError } from './quantity.ts';
+import { Quantity, QuantityError, tryParseQuantity } from './quantity.ts';
 
 export type FieldType =
   | 'string'
@@ -185,6 +185,8 @@ function walk(value: unknown, schema: FieldSchema, path: string, errors: FieldEr
       return value;
     case 'quantity':
       if (typeof value !== 'string' && typeof value !== 'number') return typeError(value, schema, path, errors, dropped);
+      // The same few texts come back for every pod: tryParseQuantity keeps their results.
+      if (tryParseQuantity(value) !== undefined) return value;
       try {
         Quantity.parse(value);
       } catch (e) {

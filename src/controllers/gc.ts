@@ -45,6 +45,12 @@ interface Node {
   owners: string[];
   /** The ownerReferences as last seen (canonical JSON), to notice changes. */
   refs: string;
+  /**
+   * The ownerReferences array itself: the store keeps an unchanged part of an object when
+   * it writes a new version (a status, a binding), so the same array means no change and
+   * saves making the JSON on every event.
+   */
+  seen: unknown;
 }
 
 const objectKey = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
@@ -128,9 +134,10 @@ export class GarbageCollector implements Controller {
     const key = keyOfObject(o);
     const m = metaOf(o);
     if (m.uid) this.uids.set(m.uid, key);
-    const refs = m.ownerReferences ?? [];
     const before = this.nodes.get(key);
-    const node: Node = { owners: refs.map((r) => r.uid), refs: JSON.stringify(refs) };
+    if (before && m.ownerReferences !== undefined && before.seen === m.ownerReferences) return before;
+    const refs = m.ownerReferences ?? [];
+    const node: Node = { owners: refs.map((r) => r.uid), refs: JSON.stringify(refs), seen: m.ownerReferences };
     if (before && before.refs === node.refs) return before;
     if (before) this.unlink(key, before);
     if (refs.length > 0) {
