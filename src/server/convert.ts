@@ -55,6 +55,23 @@ export class WireFormatError extends Error {
 
 const TOP = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 
+const partJson = new WeakMap<object, string>();
+
+/**
+ * JSON of a spec or status. A stored object is frozen and a new version of it keeps the
+ * parts that did not change (a pod's spec through every status write), so the JSON of a
+ * frozen part is made once and reused by every watch event and list that carries it.
+ */
+function jsonOfPart(v: unknown): string {
+  if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return JSON.stringify(v);
+  let s = partJson.get(v);
+  if (s === undefined) {
+    s = JSON.stringify(v);
+    partJson.set(v, s);
+  }
+  return s;
+}
+
 /** Stored object → wire message. */
 export function toWire(obj: PlainObject): WireObject {
   const m = (obj.metadata ?? {}) as Record<string, unknown>;
@@ -86,8 +103,8 @@ export function toWire(obj: PlainObject): WireObject {
       deletion_timestamp: str(m.deletionTimestamp),
       deletion_grace_period_seconds: m.deletionGracePeriodSeconds === undefined ? -1 : Number(m.deletionGracePeriodSeconds),
     },
-    spec_json: obj.spec === undefined ? '' : JSON.stringify(obj.spec),
-    status_json: obj.status === undefined ? '' : JSON.stringify(obj.status),
+    spec_json: obj.spec === undefined ? '' : jsonOfPart(obj.spec),
+    status_json: obj.status === undefined ? '' : jsonOfPart(obj.status),
     fields_json: Object.keys(fields).length === 0 ? '' : JSON.stringify(fields),
   };
 }
