@@ -15,6 +15,8 @@
  * truncated or trailing bytes, is an error that says where.
  */
 
+import { putData } from './object-util.ts';
+
 export class MsgpackDecodeError extends Error {
   override name = 'MsgpackDecodeError';
 }
@@ -205,9 +207,7 @@ class Reader {
       }
       const o: Record<string, unknown> = {};
       for (let i = base; i < base + n; i++) {
-        const k = keys[i]!;
-        if (k === '__proto__') Object.defineProperty(o, k, { value: vals[i], enumerable: true, writable: true, configurable: true });
-        else o[k] = vals[i];
+        putData(o, keys[i]!, vals[i]);
       }
       return o;
     } finally {
