@@ -120,9 +120,10 @@ async function main(): Promise<void> {
     client.close();
     const leaderChangesBefore = await leaderTerm(cluster);
     const runs = [];
+    const updateLevels = args.inflight ? [args.inflight] : [64, 256];
     const phases = [
-      ...(args.updates ? (args.inflight ? [['update', args.inflight] as const] : ([['update', 64], ['update', 256]] as const)) : []),
-      ...(args.gets ? ([['get', args.inflight || 64]] as const) : []),
+      ...(args.updates ? updateLevels.map((n) => ['update', n] as const) : []),
+      ...(args.gets ? [['get', args.inflight || 64] as const] : []),
     ];
     for (const [op, inflight] of phases) {
       // Unmeasured warm-up of the same load: the replicas' JIT has compiled the hot path
